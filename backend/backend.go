@@ -1,0 +1,202 @@
+// Package backend is the vocabulary shared by the lifecycle loop and the
+// container back-ends: what to start, what is running, what happened and how
+// each host is doing. It holds no engine types, so that the lifecycle never
+// depends on a particular engine's API.
+package backend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+)
+
+// Labels every container and network of a deployment carries. The back-end
+// always sets LabelManagedBy and LabelDeployment itself; the others are the
+// caller's, and are what lets a restarted Zoe recognise its containers.
+const (
+	LabelManagedBy  = "zoe.managed-by"
+	LabelDeployment = "zoe.deployment"
+	LabelExecution  = "zoe.execution"
+	LabelService    = "zoe.service"
+	LabelOwner      = "zoe.owner"
+
+	// ManagedBy is the value of LabelManagedBy.
+	ManagedBy = "zoe"
+)
+
+// LabelDisabled in a host's labels keeps the scheduler from placing anything
+// new on it; what already runs there is left alone.
+const LabelDisabled = "disabled"
+
+// ServiceSpec is one container to start.
+type ServiceSpec struct {
+	Name              string // container name, which is also its DNS name
+	Hostname          string // defaults to Name
+	Image             string
+	Command           []string // nil runs the image's default command
+	Env               []string // "K=V"
+	Labels            map[string]string
+	Memory            int64 // hard limit in bytes, 0 = none
+	MemoryReservation int64 // soft limit in bytes, 0 = none
+	NanoCPUs          int64 // 1e9 = one core, 0 = no limit
+	ShmSize           int64 // bytes, 0 = the engine's default
+	WorkDir           string
+	Mounts            []Mount
+	Ports             []PortSpec
+	Network           string // a user-defined network; "host" and "container:…" are refused
+	Aliases           []string
+}
+
+// Mount binds a host directory into the container.
+type Mount struct {
+	Source   string
+	Target   string
+	ReadOnly bool
+}
+
+// PortSpec is a container port to publish on the host.
+type PortSpec struct {
+	Number   int
+	Protocol string // "tcp" (default) or "udp"
+}
+
+// Started is what Start returns: where the container runs and where its
+// ports were published.
+type Started struct {
+	ContainerID string
+	Host        string
+	Ports       []Published
+}
+
+// Published is the host side of one published port.
+type Published struct {
+	Number   int    // container port
+	Protocol string // "tcp" or "udp"
+	HostIP   string // the host address the port is bound to (0.0.0.0: all); users connect through the host's external address
+	HostPort int
+}
+
+// Container is a container of this deployment as an engine reports it.
+type Container struct {
+	ID         string
+	Name       string
+	Host       string
+	Labels     map[string]string
+	State      string // the engine's word: created, running, exited, dead, …
+	ExitCode   int
+	OOMKilled  bool
+	Error      string
+	StartedAt  time.Time
+	FinishedAt time.Time
+}
+
+// Status maps the engine's state to the service back-end status of §3.2.
+func (c Container) Status() Status { return StatusOf(c.State) }
+
+// Event is something that happened to a container of this deployment, or, with
+// Action "resync", a notice that the stream for Host was (re)established and
+// events may have been missed: the caller should reconcile that host.
+type Event struct {
+	Host        string
+	ContainerID string
+	Labels      map[string]string // the container's zoe.* labels
+	Action      string            // start, die, oom, destroy or resync
+	ExitCode    int               // for die
+	OOMKilled   bool              // for die: the kernel killed it for lack of memory
+	At          time.Time
+}
+
+// Event actions.
+const (
+	ActionStart   = "start"
+	ActionDie     = "die"
+	ActionOOM     = "oom"
+	ActionDestroy = "destroy"
+	ActionResync  = "resync"
+)
+
+// HostStatus is what the last check of a host found.
+type HostStatus struct {
+	Name            string
+	Online          bool
+	Disabled        bool // the host carries the label "disabled"
+	Err             string
+	ExternalAddress string
+	Memory          int64 // bytes
+	MilliCores      int64
+	Labels          []string
+	Images          []string // repo:tag, plus repo alone for repo:latest
+	Containers      int      // running containers, Zoe's or not
+	CheckedAt       time.Time
+}
+
+// Status is the back-end status of a service (§3.2).
+type Status string
+
+// Service back-end statuses.
+const (
+	StatusUndefined Status = "undefined"
+	StatusCreated   Status = "created"
+	StatusStarted   Status = "started"
+	StatusDead      Status = "dead"
+	StatusDestroyed Status = "destroyed"
+)
+
+// StatusOf maps an engine container state to a service back-end status.
+// Removing and restarting containers still count as started, as in the
+// original, so that a container on its way out is not reported dead twice.
+func StatusOf(state string) Status {
+	switch state {
+	case "created":
+		return StatusCreated
+	case "running", "restarting", "removing":
+		return StatusStarted
+	case "exited", "dead", "paused":
+		return StatusDead
+	default:
+		return StatusUndefined
+	}
+}
+
+// Sentinel errors. Back-ends wrap them with the host and object concerned.
+var (
+	ErrImageMissing    = errors.New("image missing")
+	ErrHostUnreachable = errors.New("engine unreachable")
+	ErrNotFound        = errors.New("not found")
+	ErrUnknownHost     = errors.New("unknown host")
+	ErrInvalidSpec     = errors.New("invalid service spec")
+	ErrConflict        = errors.New("already exists")
+	ErrInUse           = errors.New("in use")
+)
+
+// ImageMissingError says which image is absent from which host.
+type ImageMissingError struct {
+	Image string
+	Host  string
+}
+
+func (e *ImageMissingError) Error() string {
+	return fmt.Sprintf("image %s is not on host %s", e.Image, e.Host)
+}
+
+// Is makes errors.Is(err, ErrImageMissing) true.
+func (e *ImageMissingError) Is(target error) bool { return target == ErrImageMissing }
+
+// IsRetryable reports whether the operation may succeed if tried again later
+// unchanged: the engine did not answer or took too long. A missing image or
+// an invalid spec will fail the same way every time.
+func IsRetryable(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, ErrImageMissing) || errors.Is(err, ErrInvalidSpec) {
+		return false
+	}
+	if errors.Is(err, ErrHostUnreachable) || errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
