@@ -1,0 +1,539 @@
+// Command launch measures Zoe's launch overhead: from submission to
+// "running", and to "the endpoint answers", for a one-service busybox ZApp
+// started through lifecycle.Manager (SQLite store, docker back-end, real
+// scheduler), against a raw create-and-start (what `docker run -d` does) of
+// the same image with the same limits, network and port publishing on the
+// same engine. Runs alternate so that drift of the engine hits both; then
+// n launches at once are compared with n raw runs at once.
+//
+// It prints a Markdown report on stdout; -cpuprofile writes a CPU profile
+// of the whole run, and every Zoe launch is broken down by back-end call,
+// so that the report says where the time goes.
+package main
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"runtime/pprof"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/client"
+	"github.com/docker/go-connections/nat"
+
+	"github.com/zoe-analytics/zoe/auth"
+	"github.com/zoe-analytics/zoe/backend/docker"
+	"github.com/zoe-analytics/zoe/bench/load"
+	"github.com/zoe-analytics/zoe/lifecycle"
+	"github.com/zoe-analytics/zoe/scheduler"
+	"github.com/zoe-analytics/zoe/store"
+	"github.com/zoe-analytics/zoe/zapp"
+)
+
+const (
+	image   = "zoe/busybox:test"
+	command = "httpd -f -p 8080 -h /etc"
+	memMin  = 32 << 20
+	memMax  = 64 << 20
+	cores   = 100 // milli-cores
+	port    = 8080
+)
+
+func main() {
+	host := flag.String("docker", os.Getenv("ZOE_TEST_DOCKER_HOST"), "Docker engine (unix:///… URL)")
+	runs := flag.Int("runs", 10, "sequential launches of each kind")
+	parallel := flag.Int("parallel", 20, "launches at once")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the Zoe launches to this file")
+	flag.Parse()
+	if *host == "" {
+		fmt.Fprintln(os.Stderr, "launch: no Docker engine: set ZOE_TEST_DOCKER_HOST or -docker (scripts/bench.sh does)")
+		os.Exit(2)
+	}
+	if err := run(*host, *runs, *parallel, *cpuprofile); err != nil {
+		fmt.Fprintln(os.Stderr, "launch:", err)
+		os.Exit(1)
+	}
+}
+
+type bench struct {
+	cli   *client.Client
+	st    *store.Store
+	be    *timedBackend
+	m     *lifecycle.Manager
+	owner store.User
+	dep   string
+	net   string // the raw runs' pre-made network
+	desc  *zapp.Description
+	http  *http.Client
+
+	launched chan time.Time // a Zoe execution reached running
+}
+
+func run(host string, runs, parallel int, cpuprofile string) error {
+	ctx := context.Background()
+	b, cleanup, err := setup(ctx, host)
+	defer cleanup()
+	if err != nil {
+		return err
+	}
+	if cpuprofile != "" {
+		f, err := os.Create(cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+
+	// One of each first, unmeasured: the engine's first container after
+	// start-up pays for caches both kinds would otherwise share unevenly.
+	if _, err := b.raw(ctx, b.net); err != nil {
+		return fmt.Errorf("warm-up raw run: %w", err)
+	}
+	if _, err := b.zoe(ctx); err != nil {
+		return fmt.Errorf("warm-up launch: %w", err)
+	}
+
+	var zoeRun, zoeUp, rawRun, rawUp, netRun, netUp []time.Duration
+	calls := map[string][]callTime{}
+	var other []time.Duration
+	for i := range runs {
+		r, err := b.raw(ctx, b.net)
+		if err != nil {
+			return fmt.Errorf("raw run %d: %w", i, err)
+		}
+		rawRun, rawUp = append(rawRun, r.running), append(rawUp, r.answers)
+		r, err = b.raw(ctx, "")
+		if err != nil {
+			return fmt.Errorf("raw run with its own network %d: %w", i, err)
+		}
+		netRun, netUp = append(netRun, r.running), append(netUp, r.answers)
+		r, err = b.zoe(ctx)
+		if err != nil {
+			return fmt.Errorf("launch %d: %w", i, err)
+		}
+		zoeRun, zoeUp = append(zoeRun, r.running), append(zoeUp, r.answers)
+		var inCalls time.Duration
+		for name, c := range r.calls {
+			calls[name] = append(calls[name], c)
+			if name != "List (in passes)" && name != "Check" {
+				inCalls += c.total
+			}
+		}
+		other = append(other, r.running-inCalls)
+	}
+
+	pr, err := b.rawParallel(ctx, parallel, false)
+	if err != nil {
+		return fmt.Errorf("%d raw runs at once: %w", parallel, err)
+	}
+	pn, err := b.rawParallel(ctx, parallel, true)
+	if err != nil {
+		return fmt.Errorf("%d raw runs with their own networks at once: %w", parallel, err)
+	}
+	pz, err := b.zoeParallel(ctx, parallel)
+	if err != nil {
+		return fmt.Errorf("%d launches at once: %w", parallel, err)
+	}
+
+	report(os.Stdout, host, runs, parallel, table{
+		zoeRun: load.Summarise(zoeRun), zoeUp: load.Summarise(zoeUp),
+		rawRun: load.Summarise(rawRun), rawUp: load.Summarise(rawUp),
+		netRun: load.Summarise(netRun), netUp: load.Summarise(netUp),
+		parRaw: pr, parNet: pn, parZoe: pz, calls: calls, other: load.Summarise(other),
+	})
+	return nil
+}
+
+func setup(ctx context.Context, host string) (*bench, func(), error) {
+	var undo []func()
+	cleanup := func() {
+		for i := len(undo) - 1; i >= 0; i-- {
+			undo[i]()
+		}
+	}
+	cli, err := client.NewClientWithOpts(client.WithHost(host), client.WithAPIVersionNegotiation())
+	if err != nil {
+		return nil, cleanup, err
+	}
+	if _, err := cli.ImageInspect(ctx, image); err != nil {
+		return nil, cleanup, fmt.Errorf("image %s is not on %s (scripts/testenv.sh up imports it): %w", image, host, err)
+	}
+	tmp, err := os.MkdirTemp("", "zoe-bench-launch-")
+	if err != nil {
+		return nil, cleanup, err
+	}
+	undo = append(undo, func() { os.RemoveAll(tmp) })
+	rnd := make([]byte, 4)
+	_, _ = rand.Read(rnd)
+	dep := "bench" + hex.EncodeToString(rnd)
+	b := &bench{cli: cli, dep: dep, net: "zoe-bench-raw-" + dep, launched: make(chan time.Time, 64),
+		http: &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}}
+
+	if _, err := cli.NetworkCreate(ctx, b.net, network.CreateOptions{Driver: "bridge", Labels: map[string]string{"zoe.bench": dep}}); err != nil {
+		return nil, cleanup, fmt.Errorf("raw runs' network: %w", err)
+	}
+	undo = append(undo, func() { _ = cli.NetworkRemove(context.Background(), b.net) })
+	undo = append(undo, func() { b.removeRaw() })
+
+	b.st, err = store.Open(ctx, "", tmp)
+	if err != nil {
+		return nil, cleanup, err
+	}
+	undo = append(undo, func() { b.st.Close() })
+	be, err := docker.New([]docker.HostConfig{{Name: "h1", Address: host, ExternalAddress: "127.0.0.1"}}, docker.Options{Deployment: dep})
+	if err != nil {
+		return nil, cleanup, err
+	}
+	b.be = &timedBackend{Backend: be}
+	sch, err := scheduler.New(scheduler.Config{Backfill: true})
+	if err != nil {
+		return nil, cleanup, err
+	}
+	b.owner = store.User{Username: "bench", Role: "admin", Source: "builtin", Enabled: true}
+	if err := auth.CreateUser(ctx, b.st, &b.owner, "bench-password"); err != nil {
+		return nil, cleanup, err
+	}
+	if b.owner, err = b.st.UserByName(ctx, "bench"); err != nil {
+		return nil, cleanup, err
+	}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	// The configuration of `zoe serve` with its defaults, but a short stop
+	// timeout: httpd ignores SIGTERM and every run waits for its removal.
+	b.m = lifecycle.New(b.st, b.be, sch, lifecycle.Config{
+		Deployment: dep, Workspaces: tmp + "/workspaces", Network: "zoe-" + dep, LogDir: tmp + "/logs",
+		Resync: 10 * time.Second, StopTimeout: time.Second, Logger: quiet,
+		OnLaunch: func(time.Duration) { b.launched <- time.Now() },
+	})
+	b.m.Start(ctx)
+	undo = append(undo, func() {
+		b.m.Stop()
+		cs, _ := be.List(context.Background())
+		for _, c := range cs {
+			_ = be.Remove(context.Background(), c.Host, c.ID)
+		}
+	})
+
+	raw := fmt.Sprintf(`{"name": "web", "version": 3, "will_end": false, "size": 1, "services": [{
+		"name": "web", "image": %q, "monitor": true, "essential_count": 1, "total_count": 1, "startup_order": 0,
+		"command": %q, "environment": [], "volumes": [],
+		"ports": [{"name": "web", "port_number": %d, "protocol": "tcp", "url_template": "http://{ip_port}/", "proxy": false}],
+		"resources": {"memory": {"min": %d, "max": %d}, "cores": {"min": %g, "max": null}}}]}`,
+		image, command, port, memMin, memMax, float64(cores)/1000)
+	b.desc, err = zapp.Parse([]byte(raw), zapp.TrustShop)
+	if err != nil {
+		return nil, cleanup, fmt.Errorf("description: %w", err)
+	}
+	return b, cleanup, nil
+}
+
+// result is one launch.
+type result struct {
+	running, answers time.Duration
+	calls            map[string]callTime // Zoe only: back-end time by call
+}
+
+// raw creates and starts the container as `docker run -d` would, on
+// netName, or on a network made for it (as Zoe does) when netName is "".
+func (b *bench) raw(ctx context.Context, netName string) (result, error) {
+	t0 := time.Now()
+	own := netName == ""
+	if own {
+		netName = fmt.Sprintf("zoe-bench-%s-%d", b.dep, t0.UnixNano())
+		if _, err := b.cli.NetworkCreate(ctx, netName, network.CreateOptions{Driver: "bridge", Labels: map[string]string{"zoe.bench": b.dep}}); err != nil {
+			return result{}, err
+		}
+	}
+	id, err := b.rawStart(ctx, netName, "")
+	if err != nil {
+		return result{}, err
+	}
+	r := result{running: time.Since(t0)}
+	defer func() {
+		_ = b.cli.ContainerRemove(context.Background(), id, container.RemoveOptions{Force: true})
+		if own {
+			_ = b.cli.NetworkRemove(context.Background(), netName)
+		}
+	}()
+	ins, err := b.cli.ContainerInspect(ctx, id)
+	if err != nil {
+		return result{}, err
+	}
+	bound := ins.NetworkSettings.Ports[nat.Port(fmt.Sprintf("%d/tcp", port))]
+	if len(bound) == 0 {
+		return result{}, errors.New("port not published")
+	}
+	if err := b.waitAnswer(ctx, bound[0].HostPort); err != nil {
+		return result{}, err
+	}
+	r.answers = time.Since(t0)
+	return r, nil
+}
+
+// rawStart is `docker run -d --memory 64m --memory-reservation 32m
+// --memory-swap 64m --cpus 0.1 --network netName -p 127.0.0.1::8080`.
+func (b *bench) rawStart(ctx context.Context, netName, name string) (string, error) {
+	p := nat.Port(fmt.Sprintf("%d/tcp", port))
+	cfg := &container.Config{
+		Image:        image,
+		Cmd:          strings.Fields(command),
+		ExposedPorts: nat.PortSet{p: {}},
+		Labels:       map[string]string{"zoe.bench": b.dep},
+	}
+	hc := &container.HostConfig{
+		NetworkMode:  container.NetworkMode(netName),
+		PortBindings: nat.PortMap{p: {{HostIP: "127.0.0.1"}}},
+		Resources:    container.Resources{Memory: memMax, MemoryReservation: memMin, MemorySwap: memMax, NanoCPUs: cores * 1_000_000},
+	}
+	c, err := b.cli.ContainerCreate(ctx, cfg, hc, nil, nil, name)
+	if err != nil {
+		return "", err
+	}
+	if err := b.cli.ContainerStart(ctx, c.ID, container.StartOptions{}); err != nil {
+		return c.ID, err
+	}
+	return c.ID, nil
+}
+
+// waitAnswer polls the published port until httpd serves /passwd.
+func (b *bench) waitAnswer(ctx context.Context, hostPort string) error {
+	deadline := time.Now().Add(30 * time.Second)
+	url := "http://127.0.0.1:" + hostPort + "/passwd"
+	for time.Now().Before(deadline) {
+		if err := load.Get(ctx, b.http, url, nil, http.StatusOK); err == nil {
+			return nil
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return fmt.Errorf("%s did not answer in 30 s", url)
+}
+
+func (b *bench) removeRaw() {
+	ctx := context.Background()
+	cs, err := b.cli.ContainerList(ctx, container.ListOptions{All: true})
+	if err == nil {
+		for _, c := range cs {
+			if c.Labels["zoe.bench"] == b.dep {
+				_ = b.cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true})
+			}
+		}
+	}
+	ns, err := b.cli.NetworkList(ctx, network.ListOptions{})
+	if err == nil {
+		for _, n := range ns {
+			if n.Labels["zoe.bench"] == b.dep && n.Name != b.net {
+				_ = b.cli.NetworkRemove(ctx, n.ID)
+			}
+		}
+	}
+}
+
+// zoe submits the ZApp, waits for running and for the endpoint, then
+// terminates it and waits until it is gone.
+func (b *bench) zoe(ctx context.Context) (result, error) {
+	b.drain()
+	b.be.record()
+	t0 := time.Now()
+	id, err := b.m.Submit(ctx, b.owner, lifecycle.Request{Name: "bench", Description: b.desc})
+	if err != nil {
+		return result{}, err
+	}
+	var r result
+	select {
+	case at := <-b.launched:
+		r.running = at.Sub(t0)
+	case <-time.After(60 * time.Second):
+		return result{}, fmt.Errorf("execution %d not running after 60 s", id)
+	}
+	r.calls = b.be.stop(t0.Add(r.running))
+	ss, err := b.st.ExecutionServices(ctx, id)
+	if err != nil {
+		return result{}, err
+	}
+	if len(ss) != 1 || len(ss[0].Ports) != 1 || ss[0].Ports[0].ExternalPort == 0 {
+		return result{}, fmt.Errorf("execution %d: no published port in %+v", id, ss)
+	}
+	if err := b.waitAnswer(ctx, fmt.Sprint(ss[0].Ports[0].ExternalPort)); err != nil {
+		return result{}, err
+	}
+	r.answers = time.Since(t0)
+	return r, b.end(ctx, id)
+}
+
+func (b *bench) drain() {
+	for {
+		select {
+		case <-b.launched:
+		default:
+			return
+		}
+	}
+}
+
+// end terminates id and waits until it is terminated.
+func (b *bench) end(ctx context.Context, ids ...int64) error {
+	for _, id := range ids {
+		if err := b.m.Terminate(ctx, id, "benchmark over"); err != nil {
+			return err
+		}
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for _, id := range ids {
+		for {
+			x, err := b.st.Execution(ctx, id)
+			if err != nil {
+				return err
+			}
+			if store.IsEnded(x.Status) {
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("execution %d still %s after 60 s", id, x.Status)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	return nil
+}
+
+// parallel is n launches at once: each one's time to running and the time
+// until the last one ran.
+type parallel struct {
+	each     load.Summary
+	makespan time.Duration
+}
+
+// rawParallel is n raw runs at once, on the pre-made network or each on a
+// network made for it.
+func (b *bench) rawParallel(ctx context.Context, n int, ownNetworks bool) (parallel, error) {
+	ds := make([]time.Duration, n)
+	ids := make([]string, n)
+	errs := make([]error, n)
+	nets := make([]string, n)
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	for i := range n {
+		wg.Go(func() {
+			netName := b.net
+			if ownNetworks {
+				netName = fmt.Sprintf("zoe-bench-%s-p%d", b.dep, i)
+				if _, errs[i] = b.cli.NetworkCreate(ctx, netName, network.CreateOptions{Driver: "bridge", Labels: map[string]string{"zoe.bench": b.dep}}); errs[i] != nil {
+					return
+				}
+				nets[i] = netName
+			}
+			ids[i], errs[i] = b.rawStart(ctx, netName, "")
+			ds[i] = time.Since(t0)
+		})
+	}
+	wg.Wait()
+	span := time.Since(t0)
+	for _, id := range ids {
+		if id != "" {
+			_ = b.cli.ContainerRemove(context.Background(), id, container.RemoveOptions{Force: true})
+		}
+	}
+	for _, name := range nets {
+		if name != "" {
+			_ = b.cli.NetworkRemove(context.Background(), name)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return parallel{}, err
+	}
+	return parallel{each: load.Summarise(ds), makespan: span}, nil
+}
+
+func (b *bench) zoeParallel(ctx context.Context, n int) (parallel, error) {
+	b.drain()
+	ids := make([]int64, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	for i := range n {
+		wg.Go(func() {
+			ids[i], errs[i] = b.m.Submit(ctx, b.owner, lifecycle.Request{Name: "bench", Description: b.desc})
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return parallel{}, err
+	}
+	ds := make([]time.Duration, 0, n)
+	timeout := time.After(120 * time.Second)
+	for len(ds) < n {
+		select {
+		case at := <-b.launched:
+			ds = append(ds, at.Sub(t0))
+		case <-timeout:
+			return parallel{}, fmt.Errorf("%d of %d executions running after 120 s", len(ds), n)
+		}
+	}
+	p := parallel{each: load.Summarise(ds), makespan: ds[len(ds)-1]}
+	return p, b.end(ctx, ids...)
+}
+
+type table struct {
+	zoeRun, zoeUp, rawRun, rawUp, netRun, netUp load.Summary
+	parRaw, parNet, parZoe                      parallel
+	calls                                       map[string][]callTime
+	other                                       load.Summary
+}
+
+func report(w io.Writer, host string, runs, n int, t table) {
+	fmt.Fprintf(w, "### Launch overhead\n\n")
+	fmt.Fprintf(w, "Engine %s, image %s, `%s`, memory %d–%d MiB, %.1f cores, port %d published on 127.0.0.1; %d sequential runs of each kind, alternating. Times in ms.\n\n",
+		host, image, command, memMin>>20, memMax>>20, float64(cores)/1000, port, runs)
+	fmt.Fprintf(w, "| launch | to running: median | min / p25 / p75 / max | to endpoint answers: median | min / p25 / p75 / max |\n|---|---|---|---|---|\n")
+	row := func(name string, run, up load.Summary) {
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s |\n", name, load.Ms(run.P50), run.Spread(), load.Ms(up.P50), up.Spread())
+	}
+	row("raw create+start, network made beforehand (the limit)", t.rawRun, t.rawUp)
+	row("raw network create + create+start (Zoe's per-execution network)", t.netRun, t.netUp)
+	row("Zoe: Submit → running (lifecycle.Manager, SQLite)", t.zoeRun, t.zoeUp)
+	fmt.Fprintf(w, "\nRatio Zoe / limit (medians): to running %s, to endpoint %s. Against raw with its own network: %s and %s.\n\n",
+		load.Ratio(float64(t.zoeRun.P50), float64(t.rawRun.P50)), load.Ratio(float64(t.zoeUp.P50), float64(t.rawUp.P50)),
+		load.Ratio(float64(t.zoeRun.P50), float64(t.netRun.P50)), load.Ratio(float64(t.zoeUp.P50), float64(t.netUp.P50)))
+
+	fmt.Fprintf(w, "| %d at once (ms from the first request) | each to running: median | min / p25 / p75 / max | last one running |\n|---|---|---|---|\n", n)
+	fmt.Fprintf(w, "| raw create+start, one network made beforehand (the limit) | %s | %s | %s |\n", load.Ms(t.parRaw.each.P50), t.parRaw.each.Spread(), load.Ms(t.parRaw.makespan))
+	fmt.Fprintf(w, "| raw network create + create+start | %s | %s | %s |\n", load.Ms(t.parNet.each.P50), t.parNet.each.Spread(), load.Ms(t.parNet.makespan))
+	fmt.Fprintf(w, "| Zoe | %s | %s | %s |\n", load.Ms(t.parZoe.each.P50), t.parZoe.each.Spread(), load.Ms(t.parZoe.makespan))
+	fmt.Fprintf(w, "\nRatio Zoe / limit, %d at once: median %s, last one %s. Against raw runs with their own networks: %s and %s.\n\n", n,
+		load.Ratio(float64(t.parZoe.each.P50), float64(t.parRaw.each.P50)), load.Ratio(float64(t.parZoe.makespan), float64(t.parRaw.makespan)),
+		load.Ratio(float64(t.parZoe.each.P50), float64(t.parNet.each.P50)), load.Ratio(float64(t.parZoe.makespan), float64(t.parNet.makespan)))
+
+	fmt.Fprintf(w, "Where a sequential Zoe launch spends its time: back-end calls that ended between submission and running, median over the runs. List runs in the loop's passes, partly alongside the others; \"everything else\" is the time to running minus the other calls.\n\n| call | median ms per launch | calls per launch (median) | launches with the call |\n|---|---|---|---|\n")
+	names := make([]string, 0, len(t.calls))
+	for name := range t.calls {
+		names = append(names, name)
+	}
+	slices.SortFunc(names, func(a, c string) int { return cmp.Compare(a, c) })
+	for _, name := range names {
+		cs := t.calls[name]
+		var ds []time.Duration
+		var ns []int
+		for _, c := range cs {
+			ds, ns = append(ds, c.total), append(ns, c.count)
+		}
+		slices.Sort(ns)
+		fmt.Fprintf(w, "| %s | %s | %d | %d of %d |\n", name, load.Ms(load.Summarise(ds).P50), ns[len(ns)/2], len(cs), runs)
+	}
+	fmt.Fprintf(w, "| everything else (store writes, passes, scheduling, hand-offs) | %s | | |\n\n", load.Ms(t.other.P50))
+}

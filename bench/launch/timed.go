@@ -1,0 +1,108 @@
+package main
+
+import (
+	"context"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/zoe-analytics/zoe/backend"
+	"github.com/zoe-analytics/zoe/backend/docker"
+)
+
+// timedBackend is the docker back-end with a stopwatch on every call the
+// lifecycle makes, so that a launch can be broken down by call.
+type timedBackend struct {
+	*docker.Backend
+
+	mu    sync.Mutex
+	on    bool
+	spans []span
+}
+
+type span struct {
+	name       string
+	start, end time.Time
+}
+
+// record starts a new breakdown.
+func (b *timedBackend) record() {
+	b.mu.Lock()
+	b.on, b.spans = true, nil
+	b.mu.Unlock()
+}
+
+// stop ends the breakdown and returns, by call, the time spent in calls
+// that finished by until, and how many there were.
+func (b *timedBackend) stop(until time.Time) map[string]callTime {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.on = false
+	out := map[string]callTime{}
+	for _, s := range b.spans {
+		if s.end.After(until) {
+			continue
+		}
+		c := out[s.name]
+		c.total += s.end.Sub(s.start)
+		c.count++
+		out[s.name] = c
+	}
+	return out
+}
+
+type callTime struct {
+	total time.Duration
+	count int
+}
+
+func (b *timedBackend) time(name string) func() {
+	t0 := time.Now()
+	return func() {
+		b.mu.Lock()
+		if b.on {
+			b.spans = append(b.spans, span{name: name, start: t0, end: time.Now()})
+		}
+		b.mu.Unlock()
+	}
+}
+
+func (b *timedBackend) Check(ctx context.Context) []backend.HostStatus {
+	defer b.time("Check")()
+	return b.Backend.Check(ctx)
+}
+
+func (b *timedBackend) EnsureNetwork(ctx context.Context, host, name string, labels map[string]string) error {
+	defer b.time("EnsureNetwork")()
+	return b.Backend.EnsureNetwork(ctx, host, name, labels)
+}
+
+func (b *timedBackend) RemoveNetwork(ctx context.Context, host, name string) error {
+	defer b.time("RemoveNetwork")()
+	return b.Backend.RemoveNetwork(ctx, host, name)
+}
+
+func (b *timedBackend) Start(ctx context.Context, host string, spec backend.ServiceSpec) (backend.Started, error) {
+	defer b.time("Start (image inspect, create, start, inspect)")()
+	return b.Backend.Start(ctx, host, spec)
+}
+
+func (b *timedBackend) Remove(ctx context.Context, host, id string) error {
+	defer b.time("Remove")()
+	return b.Backend.Remove(ctx, host, id)
+}
+
+func (b *timedBackend) Stop(ctx context.Context, host, id string, timeout time.Duration) error {
+	defer b.time("Stop")()
+	return b.Backend.Stop(ctx, host, id, timeout)
+}
+
+func (b *timedBackend) Logs(ctx context.Context, host, id string, tail int, follow, timestamps bool) (io.ReadCloser, error) {
+	defer b.time("Logs")()
+	return b.Backend.Logs(ctx, host, id, tail, follow, timestamps)
+}
+
+func (b *timedBackend) List(ctx context.Context) ([]backend.Container, error) {
+	defer b.time("List (in passes)")()
+	return b.Backend.List(ctx)
+}
