@@ -83,15 +83,6 @@ const portalLogo = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10">
 
 func newPortalEnv(t *testing.T) *portalEnv {
 	t.Helper()
-	addr := os.Getenv("ZOE_TEST_DOCKER_HOST")
-	if addr == "" {
-		t.Fatal("ZOE_TEST_DOCKER_HOST not set: run `make test`")
-	}
-	ctx := context.Background()
-	st, err := store.Open(ctx, "", t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
 	shopDir := t.TempDir()
 	folder := filepath.Join(shopDir, "web")
 	if err := os.MkdirAll(folder, 0o755); err != nil {
@@ -103,13 +94,29 @@ func newPortalEnv(t *testing.T) *portalEnv {
 			t.Fatal(err)
 		}
 	}
+	return newPortalEnvShop(t, shopDir, 3)
+}
+
+// newPortalEnvShop is a portalEnv on the shop in shopDir, which must offer
+// admins zapps ZApps.
+func newPortalEnvShop(t *testing.T, shopDir string, zapps int) *portalEnv {
+	t.Helper()
+	addr := os.Getenv("ZOE_TEST_DOCKER_HOST")
+	if addr == "" {
+		t.Fatal("ZOE_TEST_DOCKER_HOST not set: run `make test`")
+	}
+	ctx := context.Background()
+	st, err := store.Open(ctx, "", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
 	sh := shop.Open(shopDir, log)
-	if got := len(sh.List("admin")); got != 3 {
-		t.Fatalf("test shop: got %d ZApps, want 3 (problems %v)", got, sh.Problems())
+	if got := len(sh.List("admin")); got != zapps {
+		t.Fatalf("test shop: got %d ZApps, want %d (problems %v)", got, zapps, sh.Problems())
 	}
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
