@@ -1,7 +1,7 @@
 package handlers
 
 import (
-		"fmt"
+	"fmt"
 	"net/url"
 	"strings"
 	"testing"
