@@ -67,7 +67,10 @@ type PortSpec struct {
 type Started struct {
 	ContainerID string
 	Host        string
-	Ports       []Published
+	// Address is the container's IP address on its network: reachable from
+	// the engine's host (and from the other containers of the execution).
+	Address string
+	Ports   []Published
 }
 
 // Published is the host side of one published port.

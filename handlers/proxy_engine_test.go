@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -30,13 +31,13 @@ type engineEnv struct {
 	be *docker.Backend
 }
 
-func newEngineEnv(t *testing.T) *engineEnv {
+func newEngineEnv(t *testing.T, opts ...func(*ProxyConfig)) *engineEnv {
 	t.Helper()
 	addr := os.Getenv("ZOE_TEST_DOCKER_HOST")
 	if addr == "" {
 		t.Fatal("ZOE_TEST_DOCKER_HOST not set: run `make test`")
 	}
-	e := &engineEnv{proxyEnv: newProxyEnv(t, false)}
+	e := &engineEnv{proxyEnv: newProxyEnv(t, false, opts...)}
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
 	dep := "px" + hex.EncodeToString(b)
@@ -106,8 +107,9 @@ func (e *engineEnv) start(d *zapp.Description, wait time.Duration) (int64, store
 	}
 }
 
-func TestProxyBusyboxService(t *testing.T) {
-	e := newEngineEnv(t)
+// busyboxWeb is a ZApp of one busybox httpd answering under its proxy path.
+func busyboxWeb(t *testing.T) *zapp.Description {
+	t.Helper()
 	d, err := zapp.Parse([]byte(`{"name": "web", "version": 3, "will_end": false, "size": 1, "services": [{
 		"name": "web", "image": "zoe/busybox:test", "monitor": true, "essential_count": 1, "total_count": 1, "startup_order": 0,
 		"command": "sh -c 'mkdir -p /www{proxy_path} && echo hello from busybox > /www{proxy_path}index.html && exec httpd -f -p 8080 -h /www'",
@@ -117,7 +119,38 @@ func TestProxyBusyboxService(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, svc := e.start(d, 60*time.Second)
+	return d
+}
+
+// TestProxyContainerAddress has the proxy reach a service at its
+// container's address (proxy-target = container), as a Zoe beside its
+// engine does.
+func TestProxyContainerAddress(t *testing.T) {
+	e := newEngineEnv(t, func(c *ProxyConfig) { c.ContainerAddress = true })
+	id, svc := e.start(busyboxWeb(t), 60*time.Second)
+	if svc.IPAddress == "" {
+		t.Fatalf("service %s has no container address", svc.Name)
+	}
+	tg, err := e.srv.proxyTarget(context.Background(), &e.owner, routeKey{execution: id, service: svc.Name, port: 8080})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := net.JoinHostPort(svc.IPAddress, "8080"); tg.addr != want {
+		t.Errorf("proxy dials %s, want the container's %s", tg.addr, want)
+	}
+	link, _ := e.srv.endpointURL(svc, svc.Ports[0])
+	res, body := do(t, e.client(&e.owner), "GET", e.portal.URL+link, nil, nil)
+	if res.StatusCode != http.StatusOK || body != "hello from busybox\n" {
+		t.Fatalf("got %d %q, want the service's page", res.StatusCode, body)
+	}
+	if res, _ := do(t, e.client(&e.other), "GET", e.portal.URL+link, nil, nil); res.StatusCode != http.StatusNotFound {
+		t.Errorf("other user: got %d, want 404", res.StatusCode)
+	}
+}
+
+func TestProxyBusyboxService(t *testing.T) {
+	e := newEngineEnv(t)
+	id, svc := e.start(busyboxWeb(t), 60*time.Second)
 	link, web := e.srv.endpointURL(svc, svc.Ports[0])
 	if want := fmt.Sprintf("/proxy/%d/%s/8080/", id, svc.Name); link != want || !web {
 		t.Fatalf("got endpoint %q web %v, want %q true", link, web, want)

@@ -37,10 +37,10 @@ func isWebPort(p store.Port) bool {
 // for web ports, a TCP connection is accepted for the others. The portal
 // and the API show an endpoint only once this is true.
 func (s *Server) endpointReady(svc store.Service, port store.Port) bool {
-	if !reachable(svc, port) {
+	addr, ok := s.serviceAddr(svc, port)
+	if !ok {
 		return false
 	}
-	addr := targetAddr(port)
 	if !isWebPort(port) {
 		return s.px.probes.ready("tcp "+addr, s.px.now, func(ctx context.Context) bool {
 			var d net.Dialer

@@ -114,6 +114,24 @@ func reachable(svc store.Service, p store.Port) bool {
 		p.ExternalPort > 0 && (p.Protocol == "" || p.Protocol == "tcp")
 }
 
+// serviceAddr is where the proxy and its probes dial port p of svc: the
+// published port, or with ProxyConfig.ContainerAddress the container's own
+// address on its network (Zoe runs beside the engine and routes to its
+// networks). ok is false while the service cannot be reached.
+func (s *Server) serviceAddr(svc store.Service, p store.Port) (addr string, ok bool) {
+	if !s.proxyCfg.ContainerAddress {
+		if !reachable(svc, p) {
+			return "", false
+		}
+		return targetAddr(p), true
+	}
+	if svc.Status != store.ServiceActive || svc.BackendStatus != store.BackendStarted ||
+		svc.IPAddress == "" || (p.Protocol != "" && p.Protocol != "tcp") {
+		return "", false
+	}
+	return net.JoinHostPort(svc.IPAddress, strconv.Itoa(p.Number)), true
+}
+
 // proxyTarget finds where k goes for u: the execution must be u's (or u
 // an admin), active, and the service running with port k.port declared and
 // published. Everything else is ErrNotFound, so that nobody learns which
@@ -155,10 +173,13 @@ func (s *Server) lookupTarget(ctx context.Context, k routeKey) (*proxyTarget, er
 			continue
 		}
 		for _, p := range svc.Ports {
-			if p.Number == k.port && reachable(svc, p) {
+			if p.Number != k.port {
+				continue
+			}
+			if addr, ok := s.serviceAddr(svc, p); ok {
 				return &proxyTarget{
 					execution: e.ID, owner: e.UserID, ownerName: e.Username,
-					service: svc.Name, port: p.Number, addr: targetAddr(p), prefix: servicePrefix(k),
+					service: svc.Name, port: p.Number, addr: addr, prefix: servicePrefix(k),
 				}, nil
 			}
 		}

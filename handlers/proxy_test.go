@@ -45,7 +45,7 @@ const testSecret = "0123456789abcdef0123456789abcdef"
 
 // newProxyEnv builds the environment; with separate, services are served by
 // ProxyRoutes on a listener of their own.
-func newProxyEnv(t testing.TB, separate bool) *proxyEnv {
+func newProxyEnv(t testing.TB, separate bool, opts ...func(*ProxyConfig)) *proxyEnv {
 	t.Helper()
 	var cfg ProxyConfig
 	ctx := context.Background()
@@ -70,6 +70,9 @@ func newProxyEnv(t testing.TB, separate bool) *proxyEnv {
 		}
 		e.services = httptest.NewUnstartedServer(nil)
 		cfg = ProxyConfig{BaseURL: "http://" + e.services.Listener.Addr().String(), PortalURL: "http://" + e.portal.Listener.Addr().String(), Sessions: e.proxySessions}
+	}
+	for _, o := range opts {
+		o(&cfg)
 	}
 	e.srv = New(Deps{
 		Store:    st,

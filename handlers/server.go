@@ -62,6 +62,11 @@ type ProxyConfig struct {
 	// one origin never overwrites the other's on a shared host name.
 	// Required with BaseURL.
 	Sessions *auth.Sessions
+	// ContainerAddress makes the proxy dial services at their containers'
+	// addresses instead of their published ports (proxy-target =
+	// container): for a Zoe running beside its engine, with a route to the
+	// containers' networks.
+	ContainerAddress bool
 }
 
 // Deps are the handlers' collaborators, built by zoe serve.

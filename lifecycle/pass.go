@@ -358,7 +358,10 @@ func (m *Manager) startOne(ctx context.Context, e store.Execution, d *zapp.Descr
 		return err
 	}
 	s.BackendID, s.BackendStatus, s.Status = started.ContainerID, store.BackendStarted, store.ServiceActive
-	s.IPAddress, s.DNSName, s.ErrorMessage = host.ExternalAddress, spec.Hostname, ""
+	// The container's own address, unlike the original's host address: the
+	// host's is on every published port already, and the proxy can dial
+	// this one when Zoe runs beside the engine (proxy-target = container).
+	s.IPAddress, s.DNSName, s.ErrorMessage = started.Address, spec.Hostname, ""
 	for i := range s.Ports {
 		for _, p := range started.Ports {
 			if p.Number == s.Ports[i].Number && p.Protocol == s.Ports[i].Protocol {

@@ -73,6 +73,11 @@ func (b *Backend) startCreated(ctx context.Context, h *host, id string, spec bac
 		return backend.Started{}, fmt.Errorf("inspect: %w", classify(err))
 	}
 	st := backend.Started{ContainerID: id, Host: h.cfg.Name}
+	if ins.NetworkSettings != nil {
+		if n, ok := ins.NetworkSettings.Networks[spec.Network]; ok && n != nil {
+			st.Address = n.IPAddress
+		}
+	}
 	for _, p := range spec.Ports {
 		proto := protocol(p)
 		key := nat.Port(fmt.Sprintf("%d/%s", p.Number, proto))

@@ -149,7 +149,7 @@ func serve(ctx context.Context, c *Config, log *slog.Logger, ready chan<- string
 		Gate:       auth.NewGate(st, authn, auth.NewThrottle(auth.ThrottleConfig{}), log),
 		Logs:       be,
 		Limits:     shop.Limits{Memory: zapp.Bytes(maxMem), Cores: zapp.MilliCores(c.MaxCoreLimit * 1000)},
-		Proxy:      handlers.ProxyConfig{BaseURL: c.ProxyBaseURL, PortalURL: c.PublicURL, Sessions: proxySessions},
+		Proxy:      handlers.ProxyConfig{BaseURL: c.ProxyBaseURL, PortalURL: c.PublicURL, Sessions: proxySessions, ContainerAddress: c.ProxyTarget == "container"},
 		Checks: []handlers.Check{
 			{Name: "database", Run: st.Ping},
 			{Name: "docker", Run: func(ctx context.Context) error {
