@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -301,6 +302,11 @@ func (m *Manager) startServices(ctx context.Context, e store.Execution, todo []s
 			}()
 		}
 		wg.Wait()
+		if m.stopping() && slices.ContainsFunc(errs, func(err error) bool { return err != nil }) {
+			// A pull cut short by Stop: the execution stays starting, and
+			// the next start of Zoe queues it again (recover).
+			return
+		}
 		for i, err := range errs {
 			if err == nil {
 				continue
@@ -342,6 +348,24 @@ func (m *Manager) startOne(ctx context.Context, e store.Execution, d *zapp.Descr
 		_ = m.st.UpdateService(ctx, s)
 		return err
 	}
+	defer m.clearPhase(e.ID, s.Name)
+	phase := Phase{Service: s.Name, Step: StepImage, Image: spec.Image, Host: host.Name}
+	m.setPhase(e.ID, phase)
+	// Unlike the rest of a start, a pull may take minutes: Stop must not
+	// wait for it (see stopping).
+	pctx, cancel := m.untilStop(ctx)
+	pulled, err := m.be.EnsureImage(pctx, host.Name, spec.Image, m.pullReporter(ctx, e.ID, phase))
+	cancel()
+	if err != nil {
+		s.Status, s.ErrorMessage = store.ServiceError, err.Error()
+		_ = m.st.UpdateService(ctx, s)
+		return err
+	}
+	if pulled {
+		m.event(ctx, e.ID, "image pulled", fmt.Sprintf("%s: %s is on %s", s.Name, spec.Image, host.Name))
+	}
+	phase.Step = StepStarting
+	m.setPhase(e.ID, phase)
 	started, err := m.be.Start(ctx, host.Name, spec)
 	if errors.Is(err, backend.ErrConflict) {
 		// A container of this very name (instance, execution and
@@ -372,6 +396,7 @@ func (m *Manager) startOne(ctx context.Context, e store.Execution, d *zapp.Descr
 		_ = m.be.Remove(ctx, host.Name, started.ContainerID)
 		return fmt.Errorf("record started service: %w", err)
 	}
+	m.event(ctx, e.ID, "container started", fmt.Sprintf("%s on %s", s.Name, host.Name))
 	return nil
 }
 
