@@ -98,6 +98,7 @@ type Manager struct {
 	bypass   map[int64]int
 	waits    map[int64]scheduler.Wait
 	phases   map[int64]map[string]Phase // by execution, then service
+	pulls    map[int64]pullScope
 	counters Counters
 	hosts    []backend.HostStatus
 }
@@ -133,6 +134,7 @@ func New(st *store.Store, be Backend, sch *scheduler.Scheduler, cfg Config) *Man
 		bypass:   map[int64]int{},
 		waits:    map[int64]scheduler.Wait{},
 		phases:   map[int64]map[string]Phase{},
+		pulls:    map[int64]pullScope{},
 	}
 }
 
@@ -262,6 +264,7 @@ func (m *Manager) Terminate(ctx context.Context, id int64, reason string) error 
 	switch {
 	case err == nil:
 		m.event(ctx, id, "cleaning up", reason)
+		m.cutPulls(id)
 		m.Trigger()
 		return nil
 	case errors.Is(err, store.ErrConflict):

@@ -255,6 +255,7 @@ func (m *Manager) apply(ctx context.Context, execs []store.Execution, plan sched
 // execution down: back to the queue when retrying can help, to error
 // otherwise. A failed elastic service is left for a later pass.
 func (m *Manager) startServices(ctx context.Context, e store.Execution, todo []store.Service) {
+	defer m.beginPulls(e.ID)()
 	d, err := m.description(e)
 	if err != nil {
 		m.fail(ctx, e, err.Error(), false)
@@ -302,9 +303,10 @@ func (m *Manager) startServices(ctx context.Context, e store.Execution, todo []s
 			}()
 		}
 		wg.Wait()
-		if m.stopping() && slices.ContainsFunc(errs, func(err error) bool { return err != nil }) {
-			// A pull cut short by Stop: the execution stays starting, and
-			// the next start of Zoe queues it again (recover).
+		if m.pullsCut(e.ID) && slices.ContainsFunc(errs, func(err error) bool { return err != nil }) {
+			// Cut short by Stop, the execution stays starting and the next
+			// start of Zoe queues it again (recover); by Terminate, it is
+			// cleaning up and the next pass removes what was started.
 			return
 		}
 		for i, err := range errs {
@@ -351,9 +353,7 @@ func (m *Manager) startOne(ctx context.Context, e store.Execution, d *zapp.Descr
 	defer m.clearPhase(e.ID, s.Name)
 	phase := Phase{Service: s.Name, Step: StepImage, Image: spec.Image, Host: host.Name}
 	m.setPhase(e.ID, phase)
-	// Unlike the rest of a start, a pull may take minutes: Stop must not
-	// wait for it (see stopping).
-	pctx, cancel := m.untilStop(ctx)
+	pctx, cancel := m.pullContext(ctx, e.ID)
 	pulled, err := m.be.EnsureImage(pctx, host.Name, spec.Image, m.pullReporter(ctx, e.ID, phase))
 	cancel()
 	if err != nil {

@@ -100,15 +100,61 @@ func pullText(p backend.PullProgress) string {
 
 func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
 
-// untilStop is ctx, ended also by Stop.
-func (m *Manager) untilStop(ctx context.Context) (context.Context, context.CancelFunc) {
+// pullScope is the context of an execution's pulls. Unlike the rest of a
+// start, a pull may take minutes: Stop must not wait for it, nor must a
+// user who terminates the execution.
+type pullScope struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+// beginPulls opens the pull scope of execution id, until end is called.
+func (m *Manager) beginPulls(id int64) (end func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	stop := func() bool { return false }
+	if m.loop != nil {
+		stop = context.AfterFunc(m.loop, cancel)
+	}
+	m.mu.Lock()
+	m.pulls[id] = pullScope{ctx: ctx, cancel: cancel}
+	m.mu.Unlock()
+	return func() {
+		stop()
+		cancel()
+		m.mu.Lock()
+		delete(m.pulls, id)
+		m.mu.Unlock()
+	}
+}
+
+// pullContext is ctx, ended also when the pulls of execution id are cut
+// short.
+func (m *Manager) pullContext(ctx context.Context, id int64) (context.Context, context.CancelFunc) {
+	m.mu.Lock()
+	scope, ok := m.pulls[id]
+	m.mu.Unlock()
 	ctx, cancel := context.WithCancel(ctx)
-	if m.loop == nil {
+	if !ok {
 		return ctx, cancel
 	}
-	stop := context.AfterFunc(m.loop, cancel)
+	stop := context.AfterFunc(scope.ctx, cancel)
 	return ctx, func() { stop(); cancel() }
 }
 
-// stopping reports whether Stop was called.
-func (m *Manager) stopping() bool { return m.loop != nil && m.loop.Err() != nil }
+// cutPulls ends the pulls of execution id, if it has any.
+func (m *Manager) cutPulls(id int64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if scope, ok := m.pulls[id]; ok {
+		scope.cancel()
+	}
+}
+
+// pullsCut reports whether the pulls of execution id were cut short: by
+// Stop, or because it is being terminated.
+func (m *Manager) pullsCut(id int64) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	scope, ok := m.pulls[id]
+	return ok && scope.ctx.Err() != nil
+}

@@ -5,10 +5,12 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -198,5 +200,85 @@ func TestPullReporter(t *testing.T) {
 	m.clearPhase(id, "box0")
 	if ps := m.Phases(id); len(ps) != 0 {
 		t.Errorf("got phases %+v after clearing, want none", ps)
+	}
+}
+
+// hangingRegistry is a registry address that accepts connections and never
+// answers: a pull from it lasts until someone gives up.
+func hangingRegistry(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conns []net.Conn
+	var mu sync.Mutex
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return l.Addr().String()
+}
+
+// waitPhase waits until a service of execution id is at step.
+func (e *env) waitPhase(id int64, step string) {
+	e.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		ps := e.m.Phases(id)
+		if len(ps) > 0 && ps[0].Step == step {
+			return
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("execution %d: got phases %+v, want one at step %s; history: %+v", id, ps, step, e.events(id))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestTerminateOrStopDuringPull(t *testing.T) {
+	e := newEnv(t, engine(t, "h2", "ZOE_TEST_DOCKER_HOST2"))
+	e.pulling()
+	image := hangingRegistry(t) + "/zoe/slow:1"
+
+	// Terminating ends the pull: the execution is terminated, not failed.
+	id := e.submit(description("slowpull", svc{name: "box", image: image, cmd: "sleep 60"}))
+	e.waitPhase(id, StepImage)
+	if err := e.m.Terminate(context.Background(), id, "changed my mind"); err != nil {
+		t.Fatal(err)
+	}
+	if x := e.waitStatus(id, store.StatusTerminated); x.ErrorMessage != "changed my mind" {
+		t.Errorf("got message %q, want the reason", x.ErrorMessage)
+	}
+
+	// Stop ends the pull and leaves the execution starting, for the next
+	// start of Zoe to queue again.
+	id = e.submit(description("slowpull2", svc{name: "box", image: image, cmd: "sleep 60"}))
+	e.waitPhase(id, StepImage)
+	e.m.Stop()
+	x, err := e.st.Execution(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if x.Status != store.StatusStarting {
+		t.Errorf("after Stop: got status %q (%s), want starting; history: %+v", x.Status, x.ErrorMessage, e.events(id))
+	}
+	if ps := e.m.Phases(id); len(ps) != 0 {
+		t.Errorf("after Stop: got phases %+v, want none", ps)
 	}
 }

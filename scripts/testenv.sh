@@ -35,6 +35,12 @@ install_missing() {
 	as_root apt-get update -qq || die "apt-get update failed"
 	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >"$RUN/apt.log" 2>&1 ||
 		{ tail -20 "$RUN/apt.log" >&2; die "could not install ${missing[*]}"; }
+	# Where an init system runs, Debian's docker-registry starts a
+	# system-wide registry on port 5000; the tests start their own.
+	if [[ " ${missing[*]} " == *" docker-registry "* ]] && command -v systemctl >/dev/null &&
+		systemctl is-active --quiet docker-registry 2>/dev/null; then
+		as_root systemctl disable --now docker-registry >/dev/null 2>&1 || true
+	fi
 }
 
 pg_bin() {
