@@ -357,8 +357,10 @@ func (m *Manager) startOne(ctx context.Context, e store.Execution, d *zapp.Descr
 	pulled, err := m.be.EnsureImage(pctx, host.Name, spec.Image, m.pullReporter(ctx, e.ID, phase))
 	cancel()
 	if err != nil {
-		s.Status, s.ErrorMessage = store.ServiceError, err.Error()
-		_ = m.st.UpdateService(ctx, s)
+		if !m.pullsCut(e.ID) { // then it did not fail, it was given up
+			s.Status, s.ErrorMessage = store.ServiceError, err.Error()
+			_ = m.st.UpdateService(ctx, s)
+		}
 		return err
 	}
 	if pulled {

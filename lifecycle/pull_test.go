@@ -265,6 +265,9 @@ func TestTerminateOrStopDuringPull(t *testing.T) {
 	if x := e.waitStatus(id, store.StatusTerminated); x.ErrorMessage != "changed my mind" {
 		t.Errorf("got message %q, want the reason", x.ErrorMessage)
 	}
+	if ss := e.services(id); len(ss) != 1 || ss[0].ErrorMessage != "" {
+		t.Errorf("got services %+v, want box0 with no error: its pull was given up, it did not fail", ss)
+	}
 
 	// Stop ends the pull and leaves the execution starting, for the next
 	// start of Zoe to queue again.
