@@ -174,18 +174,49 @@ var (
 	ErrInUse           = errors.New("in use")
 )
 
-// ImageMissingError says which image is absent from which host.
+// ImageMissingError says which image is absent from which host, and, when
+// the back-end tried to pull it, why that failed.
 type ImageMissingError struct {
 	Image string
 	Host  string
+	// PullErr is why the pull failed; nil when no pull was tried. It is
+	// not unwrapped: a failed pull is not retried, whatever its cause.
+	PullErr error
 }
 
 func (e *ImageMissingError) Error() string {
+	if e.PullErr != nil {
+		return fmt.Sprintf("image %s is not on host %s and could not be pulled: %v", e.Image, e.Host, e.PullErr)
+	}
 	return fmt.Sprintf("image %s is not on host %s", e.Image, e.Host)
 }
 
 // Is makes errors.Is(err, ErrImageMissing) true.
 func (e *ImageMissingError) Is(target error) bool { return target == ErrImageMissing }
+
+// ImagePull says when a back-end pulls an image that a host lacks.
+type ImagePull string
+
+// Image pull policies.
+const (
+	// PullMissing pulls an image when the host lacks it; a pull that
+	// fails is an *ImageMissingError saying why.
+	PullMissing ImagePull = "missing"
+	// PullNever never pulls: a missing image is an *ImageMissingError.
+	PullNever ImagePull = "never"
+)
+
+// PullProgress is how far a pull is. Layers are counted as the engine
+// announces them, so the first reports may know of none.
+type PullProgress struct {
+	Image      string
+	Host       string
+	Layers     int   // layers of the image the engine announced
+	LayersDone int   // of which downloaded and extracted, or there already
+	Downloaded int64 // bytes downloaded so far
+	Size       int64 // bytes to download, of the layers whose size is known
+	Percent    int   // 0–100: downloads and extractions of all layers
+}
 
 // IsRetryable reports whether the operation may succeed if tried again later
 // unchanged: the engine did not answer or took too long. A missing image or

@@ -51,6 +51,7 @@ func TestIsRetryable(t *testing.T) {
 		{"deadline", fmt.Errorf("list on h1: %w", context.DeadlineExceeded), true},
 		{"net timeout", fmt.Errorf("inspect: %w", timeoutErr{}), true},
 		{"image missing", &ImageMissingError{Image: "zoe/jupyter:6.4", Host: "h2"}, false},
+		{"pull timed out", &ImageMissingError{Image: "zoe/jupyter:6.4", Host: "h2", PullErr: context.DeadlineExceeded}, false},
 		{"invalid spec", fmt.Errorf("start x: %w: network \"host\"", ErrInvalidSpec), false},
 		{"other", errors.New("boom"), false},
 	}
@@ -64,11 +65,23 @@ func TestIsRetryable(t *testing.T) {
 }
 
 func TestImageMissingError(t *testing.T) {
-	err := fmt.Errorf("start jupyter0: %w", &ImageMissingError{Image: "zoe/jupyter:6.4", Host: "h2"})
-	if !errors.Is(err, ErrImageMissing) {
-		t.Errorf("errors.Is(%v, ErrImageMissing) = false, want true", err)
+	tests := []struct {
+		err  *ImageMissingError
+		want string
+	}{
+		{&ImageMissingError{Image: "zoe/jupyter:6.4", Host: "h2"}, "start jupyter0: image zoe/jupyter:6.4 is not on host h2"},
+		{
+			&ImageMissingError{Image: "zoe/jupyter:6.4", Host: "h2", PullErr: errors.New("registry unreachable")},
+			"start jupyter0: image zoe/jupyter:6.4 is not on host h2 and could not be pulled: registry unreachable",
+		},
 	}
-	if got, want := err.Error(), "start jupyter0: image zoe/jupyter:6.4 is not on host h2"; got != want {
-		t.Errorf("got %q, want %q", got, want)
+	for _, tt := range tests {
+		err := fmt.Errorf("start jupyter0: %w", tt.err)
+		if !errors.Is(err, ErrImageMissing) {
+			t.Errorf("errors.Is(%v, ErrImageMissing) = false, want true", err)
+		}
+		if got := err.Error(); got != tt.want {
+			t.Errorf("got %q, want %q", got, tt.want)
+		}
 	}
 }

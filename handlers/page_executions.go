@@ -251,10 +251,50 @@ func (s *Server) executionStatusView(ctx context.Context, e store.Execution) (vi
 		}
 		st.Services = append(st.Services, row)
 	}
+	if e.Status == store.StatusStarting && s.lc != nil {
+		showPhases(&st, s.lc.Phases(e.ID))
+	}
 	if e.Status == store.StatusError {
 		st.FailedLog = s.failedLog(ctx, e.ID, svcs)
 	}
 	return st, nil
+}
+
+// showPhases puts what the lifecycle is doing to start each service in
+// its row, and the pulls in the phase line.
+func showPhases(st *views.ExecutionStatus, phases []lifecycle.Phase) {
+	rows := map[string]*views.ServiceRow{}
+	for i := range st.Services {
+		rows[st.Services[i].Name] = &st.Services[i]
+	}
+	var pulls []string
+	for _, p := range phases {
+		row := rows[p.Service]
+		if row == nil {
+			continue
+		}
+		ph := &views.ServicePhase{}
+		switch p.Step {
+		case lifecycle.StepImage:
+			ph.Text = fmt.Sprintf("Looking for image %s on %s.", p.Image, p.Host)
+		case lifecycle.StepPulling:
+			ph.Text = fmt.Sprintf("Pulling image %s onto %s.", p.Image, p.Host)
+			ph.Progress, ph.Percent = true, p.Pull.Percent
+			ph.Detail = fmt.Sprintf("%d of %d layers", p.Pull.LayersDone, p.Pull.Layers)
+			if p.Pull.Size > 0 {
+				ph.Detail += fmt.Sprintf(", %s of %s", views.Bytes(p.Pull.Downloaded), views.Bytes(p.Pull.Size))
+			}
+			pulls = append(pulls, fmt.Sprintf("%s %d%%", p.Service, p.Pull.Percent))
+		case lifecycle.StepStarting:
+			ph.Text = fmt.Sprintf("Creating its container on %s.", p.Host)
+		default:
+			continue
+		}
+		row.Phase = ph
+	}
+	if len(pulls) > 0 {
+		st.Phase += " Pulling images: " + strings.Join(pulls, ", ") + "."
+	}
 }
 
 // phase says in words where a starting execution is.

@@ -33,6 +33,7 @@ type Backend interface {
 	EnsureNetwork(ctx context.Context, host, name string, labels map[string]string) error
 	RemoveNetwork(ctx context.Context, host, name string) error
 	Networks(ctx context.Context, host string) ([]string, error)
+	EnsureImage(ctx context.Context, host, image string, progress func(backend.PullProgress)) (pulled bool, err error)
 	Start(ctx context.Context, host string, spec backend.ServiceSpec) (backend.Started, error)
 	Remove(ctx context.Context, host, containerID string) error
 	Stop(ctx context.Context, host, containerID string, timeout time.Duration) error
@@ -87,6 +88,7 @@ type Manager struct {
 	log *slog.Logger
 
 	wake   chan struct{}
+	loop   context.Context // ends when Stop is called
 	cancel context.CancelFunc
 	done   chan struct{}
 	work   sync.WaitGroup // back-end calls started by the loop
@@ -95,6 +97,8 @@ type Manager struct {
 	inflight map[int64]bool // executions whose containers are being started or stopped
 	bypass   map[int64]int
 	waits    map[int64]scheduler.Wait
+	phases   map[int64]map[string]Phase // by execution, then service
+	pulls    map[int64]pullScope
 	counters Counters
 	hosts    []backend.HostStatus
 }
@@ -129,6 +133,8 @@ func New(st *store.Store, be Backend, sch *scheduler.Scheduler, cfg Config) *Man
 		inflight: map[int64]bool{},
 		bypass:   map[int64]int{},
 		waits:    map[int64]scheduler.Wait{},
+		phases:   map[int64]map[string]Phase{},
+		pulls:    map[int64]pullScope{},
 	}
 }
 
@@ -145,6 +151,7 @@ func (m *Manager) Trigger() {
 // the loop until Stop.
 func (m *Manager) Start(ctx context.Context) {
 	ctx, m.cancel = context.WithCancel(ctx)
+	m.loop = ctx
 	m.done = make(chan struct{})
 	m.hosts = m.be.Check(ctx)
 	if err := m.recover(ctx); err != nil {
@@ -257,6 +264,7 @@ func (m *Manager) Terminate(ctx context.Context, id int64, reason string) error 
 	switch {
 	case err == nil:
 		m.event(ctx, id, "cleaning up", reason)
+		m.cutPulls(id)
 		m.Trigger()
 		return nil
 	case errors.Is(err, store.ErrConflict):

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -254,6 +255,7 @@ func (m *Manager) apply(ctx context.Context, execs []store.Execution, plan sched
 // execution down: back to the queue when retrying can help, to error
 // otherwise. A failed elastic service is left for a later pass.
 func (m *Manager) startServices(ctx context.Context, e store.Execution, todo []store.Service) {
+	defer m.beginPulls(e.ID)()
 	d, err := m.description(e)
 	if err != nil {
 		m.fail(ctx, e, err.Error(), false)
@@ -301,6 +303,12 @@ func (m *Manager) startServices(ctx context.Context, e store.Execution, todo []s
 			}()
 		}
 		wg.Wait()
+		if m.pullsCut(e.ID) && slices.ContainsFunc(errs, func(err error) bool { return err != nil }) {
+			// Cut short by Stop, the execution stays starting and the next
+			// start of Zoe queues it again (recover); by Terminate, it is
+			// cleaning up and the next pass removes what was started.
+			return
+		}
 		for i, err := range errs {
 			if err == nil {
 				continue
@@ -342,6 +350,24 @@ func (m *Manager) startOne(ctx context.Context, e store.Execution, d *zapp.Descr
 		_ = m.st.UpdateService(ctx, s)
 		return err
 	}
+	defer m.clearPhase(e.ID, s.Name)
+	phase := Phase{Service: s.Name, Step: StepImage, Image: spec.Image, Host: host.Name}
+	m.setPhase(e.ID, phase)
+	pctx, cancel := m.pullContext(ctx, e.ID)
+	pulled, err := m.be.EnsureImage(pctx, host.Name, spec.Image, m.pullReporter(ctx, e.ID, phase))
+	cancel()
+	if err != nil {
+		if !m.pullsCut(e.ID) { // then it did not fail, it was given up
+			s.Status, s.ErrorMessage = store.ServiceError, err.Error()
+			_ = m.st.UpdateService(ctx, s)
+		}
+		return err
+	}
+	if pulled {
+		m.event(ctx, e.ID, "image pulled", fmt.Sprintf("%s: %s is on %s", s.Name, spec.Image, host.Name))
+	}
+	phase.Step = StepStarting
+	m.setPhase(e.ID, phase)
 	started, err := m.be.Start(ctx, host.Name, spec)
 	if errors.Is(err, backend.ErrConflict) {
 		// A container of this very name (instance, execution and
@@ -375,6 +401,7 @@ func (m *Manager) startOne(ctx context.Context, e store.Execution, d *zapp.Descr
 		_ = m.be.Remove(ctx, host.Name, started.ContainerID)
 		return fmt.Errorf("record started service: %w", err)
 	}
+	m.event(ctx, e.ID, "container started", fmt.Sprintf("%s on %s", s.Name, host.Name))
 	return nil
 }
 

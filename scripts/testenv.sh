@@ -2,7 +2,8 @@
 # testenv.sh up|down|env — the private services Zoe's tests run against.
 #
 #   up    installs what is missing (Debian packages), then starts two private
-#         Docker engines and a private PostgreSQL cluster under .testenv/,
+#         Docker engines, a private image registry and a private PostgreSQL
+#         cluster under .testenv/,
 #         imports the test images, and writes .testenv/env (source it to run
 #         single tests by hand: `. .testenv/env && go test -race ./store/`).
 #   down  stops everything `up` started.
@@ -15,7 +16,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 RUN=${ZOE_TESTENV_DIR:-$ROOT/.testenv}
 CACHE=${ZOE_TEST_CACHE:-/var/tmp/zoe-test}
-PKGS=(docker.io postgresql debootstrap busybox-static slapd ldap-utils chromium iproute2 iptables)
+PKGS=(docker.io docker-registry postgresql debootstrap busybox-static slapd ldap-utils chromium iproute2 iptables)
 
 die() { echo "testenv: $*" >&2; exit 1; }
 log() { echo "testenv: $*" >&2; }
@@ -34,6 +35,12 @@ install_missing() {
 	as_root apt-get update -qq || die "apt-get update failed"
 	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >"$RUN/apt.log" 2>&1 ||
 		{ tail -20 "$RUN/apt.log" >&2; die "could not install ${missing[*]}"; }
+	# Where an init system runs, Debian's docker-registry starts a
+	# system-wide registry on port 5000; the tests start their own.
+	if [[ " ${missing[*]} " == *" docker-registry "* ]] && command -v systemctl >/dev/null &&
+		systemctl is-active --quiet docker-registry 2>/dev/null; then
+		as_root systemctl disable --now docker-registry >/dev/null 2>&1 || true
+	fi
 }
 
 pg_bin() {
@@ -131,6 +138,53 @@ import_busybox() {
 	rm -rf "$d"
 }
 
+listening() { (: <"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# start_registry: a private image registry (Debian's docker-registry, the
+# distribution registry v2) on a free loopback port, with its storage under
+# $RUN, for the image pull tests. Engines trust plain-HTTP registries on
+# 127.0.0.0/8 without configuration. The Debian package's own service (port
+# 5000) is never used: it may not be running, or be another user's.
+start_registry() {
+	local dir=$RUN/registry port
+	if [ -f "$dir/pid" ] && kill -0 "$(cat "$dir/pid")" 2>/dev/null && [ -f "$dir/port" ] &&
+		listening "$(cat "$dir/port")"; then
+		REGISTRY_PORT=$(cat "$dir/port")
+		return 0
+	fi
+	stop_pid "$dir/pid"
+	command -v docker-registry >/dev/null || die "docker-registry not found after installing it"
+	rm -rf "$dir"
+	mkdir -p "$dir/storage"
+	for port in $(seq 35000 35100); do
+		listening "$port" || break
+	done
+	cat >"$dir/config.yml" <<EOC
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: $dir/storage
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:$port
+EOC
+	docker-registry serve "$dir/config.yml" >"$dir/registry.log" 2>&1 &
+	echo $! >"$dir/pid"
+	echo "$port" >"$dir/port"
+	for _ in $(seq 1 100); do
+		if listening "$port"; then
+			REGISTRY_PORT=$port
+			return 0
+		fi
+		sleep 0.1
+	done
+	tail -20 "$dir/registry.log" >&2
+	die "the image registry did not start (log: $dir/registry.log)"
+}
+
 up() {
 	mkdir -p "$RUN" "$CACHE"
 	install_missing
@@ -146,6 +200,8 @@ up() {
 	start_docker 2 "$pool2.0.0/16" --iptables=false --ip6tables=false
 	log "starting PostgreSQL"
 	start_postgres
+	log "starting the image registry"
+	start_registry
 	import_busybox "$RUN/docker1.sock"
 	import_busybox "$RUN/docker2.sock"
 	# The sample ZApps' images, for the end-to-end tests (Jupyter through
@@ -159,6 +215,7 @@ up() {
 export ZOE_TEST_DOCKER_HOST=unix://$RUN/docker1.sock
 export ZOE_TEST_DOCKER_HOST2=unix://$RUN/docker2.sock
 export ZOE_TEST_POSTGRES_URL='postgres://zoe@/zoe?host=$RUN/pg&sslmode=disable'
+export ZOE_TEST_REGISTRY=127.0.0.1:$REGISTRY_PORT
 EOV
 	cat "$RUN/ldap.env" >>"$RUN/env"
 	log "ready; environment in $RUN/env"
@@ -167,6 +224,7 @@ EOV
 down() {
 	[ -x "$ROOT/scripts/testenv-ldap.sh" ] && "$ROOT/scripts/testenv-ldap.sh" down "$RUN" || true
 	stop_postgres || true
+	stop_pid "$RUN/registry/pid"
 	stop_pid "$RUN/docker1.pid"
 	stop_pid "$RUN/docker2.pid"
 }

@@ -239,6 +239,16 @@ type ServiceRow struct {
 	ExitCode  *int
 	Endpoints []Endpoint
 	LogsURL   string
+	Phase     *ServicePhase // while the service is being started
+}
+
+// ServicePhase is what is being done to start a service: checking its
+// image, pulling it (with a progress bar), creating its container.
+type ServicePhase struct {
+	Text     string
+	Progress bool // a pull: Percent and Detail say how far it is
+	Percent  int
+	Detail   string
 }
 
 // Endpoint is a port of a service: a link through Zoe's proxy for web

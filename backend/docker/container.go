@@ -25,7 +25,7 @@ import (
 // The container never gets privileges, added capabilities, devices, or the
 // host's network, PID or IPC namespaces: ServiceSpec cannot ask for them and
 // a Network of "host" or "container:…" is refused. The image must be on the
-// host already (see Pull); if it is not, the error is an
+// host already (see EnsureImage); if it is not, the error is an
 // *backend.ImageMissingError. Whatever fails after the container was created
 // removes it again, so a failed Start leaves nothing behind.
 func (b *Backend) Start(ctx context.Context, hostName string, spec backend.ServiceSpec) (backend.Started, error) {

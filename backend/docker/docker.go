@@ -38,6 +38,11 @@ type Options struct {
 	// still there, for engines whose connection hangs instead of closing.
 	// Default 10 s.
 	EventsPing time.Duration
+	// ImagePull says whether EnsureImage pulls an image a host lacks.
+	// Default backend.PullMissing.
+	ImagePull backend.ImagePull
+	// PullTimeout bounds one pull. Default 10 min.
+	PullTimeout time.Duration
 }
 
 // Backend talks to the configured Docker engines.
@@ -78,6 +83,16 @@ func New(hosts []HostConfig, opts Options) (*Backend, error) {
 	}
 	if opts.EventsPing <= 0 {
 		opts.EventsPing = 10 * time.Second
+	}
+	switch opts.ImagePull {
+	case "":
+		opts.ImagePull = backend.PullMissing
+	case backend.PullMissing, backend.PullNever:
+	default:
+		return nil, fmt.Errorf("new docker back-end: image pull %q: want %s or %s", opts.ImagePull, backend.PullMissing, backend.PullNever)
+	}
+	if opts.PullTimeout <= 0 {
+		opts.PullTimeout = 10 * time.Minute
 	}
 	b := &Backend{
 		deployment: opts.Deployment,

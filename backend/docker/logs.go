@@ -2,14 +2,11 @@ package docker
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"strconv"
 
 	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/pkg/stdcopy"
 )
 
@@ -53,47 +50,4 @@ func (r *logReader) Close() error {
 	err := r.raw.Close()
 	r.PipeReader.Close()
 	return err
-}
-
-// Pull fetches an image onto a host from its registry, for sites whose
-// engines can reach one. progress, if not nil, receives the engine's status
-// lines ("Downloading", "Pull complete", …) as they come.
-func (b *Backend) Pull(ctx context.Context, hostName, ref string, progress func(string)) error {
-	h, err := b.host(ctx, hostName)
-	if err != nil {
-		return err
-	}
-	rc, err := h.cli.ImagePull(ctx, ref, image.PullOptions{})
-	if err != nil {
-		return fmt.Errorf("pull %s on %s: %w", ref, hostName, classify(err))
-	}
-	defer rc.Close()
-	dec := json.NewDecoder(rc)
-	for {
-		var msg struct {
-			Status   string `json:"status"`
-			ID       string `json:"id"`
-			Progress string `json:"progress"`
-			Error    string `json:"error"`
-		}
-		if err := dec.Decode(&msg); err != nil {
-			if errors.Is(err, io.EOF) {
-				return nil
-			}
-			return fmt.Errorf("pull %s on %s: %w", ref, hostName, classify(err))
-		}
-		if msg.Error != "" {
-			return fmt.Errorf("pull %s on %s: %s", ref, hostName, msg.Error)
-		}
-		if progress != nil {
-			line := msg.Status
-			if msg.ID != "" {
-				line = msg.ID + ": " + line
-			}
-			if msg.Progress != "" {
-				line += " " + msg.Progress
-			}
-			progress(line)
-		}
-	}
 }

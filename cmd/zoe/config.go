@@ -36,6 +36,8 @@ type Config struct {
 
 	BackendDockerConfigFile string
 	HostCheckInterval       time.Duration
+	BackendImagePull        string
+	BackendPullTimeout      time.Duration
 
 	SchedulerPolicy string
 	PlacementPolicy string
@@ -172,6 +174,8 @@ func options() []option {
 		opt("overlay-network-name", "zoe", "Docker network shared by executions when the back-end has several hosts", pair(str(func(c *Config) *string { return &c.NetworkName }))...),
 		opt("fs-group-id", "5001", "group id passed to containers as ZOE_GID", pair(integer(func(c *Config) *int { return &c.FSGroupID }))...),
 		opt("backend-docker-config-file", "", "hosts file (INI) listing the Docker engines; empty for the local engine (DOCKER_HOST or the default socket)", pair(str(func(c *Config) *string { return &c.BackendDockerConfigFile }))...),
+		opt("backend-image-pull", "missing", "pull an image a host lacks when a service is started there (missing), or fail with an error naming image and host (never)", pair(oneOf(func(c *Config) *string { return &c.BackendImagePull }, "missing", "never"))...),
+		opt("backend-image-pull-timeout", "10m", "longest one image pull may take", pair(duration(func(c *Config) *time.Duration { return &c.BackendPullTimeout }))...),
 		opt("host-check-interval", "10s", "how often each Docker engine is checked and re-synchronised", pair(duration(func(c *Config) *time.Duration { return &c.HostCheckInterval }))...),
 		opt("scheduler-policy", "FIFO", "queue order: FIFO, SIZE or DYNSIZE", pair(oneOf(func(c *Config) *string { return &c.SchedulerPolicy }, "FIFO", "SIZE", "DYNSIZE"))...),
 		opt("placement-policy", "average", "placement of services on hosts: average (spread), waterfill (pack) or random", pair(oneOf(func(c *Config) *string { return &c.PlacementPolicy }, "average", "waterfill", "random"))...),

@@ -71,6 +71,7 @@ func TestConfigErrorsNameTheOption(t *testing.T) {
 		{"bad file value", func() []string { return []string{"--config", write("fs-group-id = lots\n")} }, nil, "fs-group-id"},
 		{"bad env value", func() []string { return nil }, map[string]string{"ZOE_MAX_MEMORY_LIMIT": "huge"}, "ZOE_MAX_MEMORY_LIMIT"},
 		{"bad enum flag", func() []string { return []string{"--scheduler-policy", "LIFO"} }, nil, "scheduler-policy"},
+		{"bad image pull", func() []string { return []string{"--backend-image-pull", "always"} }, nil, `backend-image-pull="always": must be one of missing, never`},
 		{"bad duration", func() []string { return []string{"--shutdown-timeout", "soon"} }, nil, "shutdown-timeout"},
 		{"missing file", func() []string { return []string{"--config", filepath.Join(dir, "nope.conf")} }, nil, "nope.conf"},
 	}

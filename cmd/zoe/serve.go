@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/zoe-analytics/zoe/auth"
+	"github.com/zoe-analytics/zoe/backend"
 	"github.com/zoe-analytics/zoe/backend/docker"
 	"github.com/zoe-analytics/zoe/handlers"
 	"github.com/zoe-analytics/zoe/lifecycle"
@@ -74,7 +75,8 @@ func serve(ctx context.Context, c *Config, log *slog.Logger, ready chan<- string
 			return fmt.Errorf("hosts file %s: %w", c.BackendDockerConfigFile, err)
 		}
 	}
-	be, err := docker.New(hosts, docker.Options{Deployment: c.DeploymentName, Logger: log})
+	pull := backend.ImagePull(c.BackendImagePull)
+	be, err := docker.New(hosts, docker.Options{Deployment: c.DeploymentName, Logger: log, ImagePull: pull, PullTimeout: c.BackendPullTimeout})
 	if err != nil {
 		return fmt.Errorf("docker back-end: %w", err)
 	}
@@ -83,6 +85,8 @@ func serve(ctx context.Context, c *Config, log *slog.Logger, ready chan<- string
 		Policy:    scheduler.Policy(c.SchedulerPolicy),
 		Placement: scheduler.Placement(c.PlacementPolicy),
 		Backfill:  c.Backfill,
+		// A host that lacks an image can take the service: it pulls it.
+		PullImages: pull == backend.PullMissing,
 	})
 	if err != nil {
 		return err
