@@ -60,6 +60,7 @@ type Config struct {
 	ProxyListen      string
 	IdleTimeout      time.Duration
 	GuestIdleTimeout time.Duration
+	AdminIdleTimeout time.Duration
 	ProxyBaseURL     string
 	PublicURL        string
 
@@ -193,8 +194,9 @@ func options() []option {
 		opt("public-url", "", "URL users reach the portal at (e.g. https://zoe.example.org); empty to derive it from requests", pair(str(func(c *Config) *string { return &c.PublicURL }))...),
 		opt("proxy-listen", "", "separate address for the service proxy (its own origin); empty to serve it on the portal's address", pair(str(func(c *Config) *string { return &c.ProxyListen }))...),
 		opt("proxy-base-url", "", "URL users reach proxy-listen at, e.g. https://services.zoe.example.org", pair(str(func(c *Config) *string { return &c.ProxyBaseURL }))...),
-		opt("idle-timeout", "0s", "terminate users' executions whose web interfaces saw no request for this long; 0 never", pair(duration(func(c *Config) *time.Duration { return &c.IdleTimeout }))...),
+		opt("idle-timeout", "0s", "terminate users' executions whose web interfaces saw no request (and whose activity URLs reported no use) for this long; 0 never; a ZApp's idle_timeout can shorten it", pair(duration(func(c *Config) *time.Duration { return &c.IdleTimeout }))...),
 		opt("guest-idle-timeout", "2h", "the same for guests' executions; 0 never", pair(duration(func(c *Config) *time.Duration { return &c.GuestIdleTimeout }))...),
+		opt("admin-idle-timeout", "0s", "the same for admins' executions; 0 never", pair(duration(func(c *Config) *time.Duration { return &c.AdminIdleTimeout }))...),
 		opt("shutdown-timeout", "15s", "how long in-flight requests may take to finish at shutdown", pair(duration(func(c *Config) *time.Duration { return &c.ShutdownTimeout }))...),
 	}
 }
