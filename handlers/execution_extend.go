@@ -30,7 +30,7 @@ func zappRequest(name string, z *shop.ZApp, r lifecycle.Request) lifecycle.Reque
 // stopOf is when running execution e, whose services are services, will be
 // stopped; false when nothing will stop it.
 func (s *Server) stopOf(ctx context.Context, e store.Execution, services []store.Service) (lifecycle.Stop, bool, error) {
-	if e.Status != store.StatusRunning {
+	if e.Status != store.StatusRunning || s.lc == nil {
 		return lifecycle.Stop{}, false, nil
 	}
 	return s.lc.StopsAt(ctx, e, s.lastUse(e.ID, services))
