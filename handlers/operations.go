@@ -152,7 +152,7 @@ func (s *Server) restart(ctx context.Context, u *store.User, id int64) (int64, e
 		return 0, fmt.Errorf("restart %d: %w", id, err)
 	}
 	req := lifecycle.Request{Name: e.Name, ZappID: e.ZappID, Description: &d}
-	if z, ok := s.shop.Get(e.ZappID); ok && e.ZappID != "" {
+	if z, ok := s.shop.Get(e.ZappID); e.ZappID != "" && ok {
 		req = zappRequest(e.Name, z, req) // the ZApp's idle rules as they are now
 	}
 	return s.lc.Submit(ctx, *u, req)

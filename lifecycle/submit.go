@@ -98,8 +98,6 @@ func (m *Manager) Submit(ctx context.Context, owner store.User, req Request) (in
 
 	now := m.cfg.Now().UTC()
 	e := &store.Execution{
-		IdleTimeout: &idle,
-		Activity:    activity,
 		Name:        req.Name,
 		UserID:      owner.ID,
 		ZappID:      req.ZappID,
@@ -109,6 +107,8 @@ func (m *Manager) Submit(ctx context.Context, owner store.User, req Request) (in
 		Memory:      mem,
 		MilliCores:  milli,
 		SubmittedAt: now,
+		IdleTimeout: &idle,
+		Activity:    activity,
 	}
 	// The quota is checked inside the insert's transaction, with the
 	// owner's row locked, so two quick submissions (even to two Zoe
