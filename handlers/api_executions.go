@@ -42,6 +42,7 @@ type apiExecutionJSON struct {
 	Cores       float64           `json:"cores"`
 	Services    []apiServiceJSON  `json:"services,omitempty"`
 	Queue       *apiQueueJSON     `json:"queue,omitempty"`
+	StopsAt     *apiStopJSON      `json:"stops_at,omitempty"`
 	History     []apiEventJSON    `json:"history,omitempty"`
 	Links       map[string]string `json:"links"`
 }
@@ -149,6 +150,16 @@ func (s *Server) apiExecutionDetail(ctx context.Context, e store.Execution) (api
 			js.Endpoints = append(js.Endpoints, s.apiEndpointOf(e.ID, sv, p, vars))
 		}
 		j.Services = append(j.Services, js)
+	}
+	stop, ok, err := s.stopOf(ctx, e, services)
+	if err != nil {
+		return j, err
+	}
+	if ok {
+		j.StopsAt = apiStopOf(stop)
+		if stop.CanExtend() {
+			j.Links["extend"] = j.Links["self"] + "/extend"
+		}
 	}
 	j.History = make([]apiEventJSON, 0, len(events))
 	for _, ev := range events {

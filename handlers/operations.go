@@ -91,7 +91,7 @@ func (s *Server) launch(ctx context.Context, u *store.User, req LaunchRequest) (
 	if name == "" {
 		name = z.Name
 	}
-	return s.lc.Submit(ctx, *u, lifecycle.Request{Name: name, ZappID: z.ID, Description: d})
+	return s.lc.Submit(ctx, *u, zappRequest(name, z, lifecycle.Request{Description: d}))
 }
 
 // launchDescription starts a description u wrote (JSON upload or API),
@@ -151,7 +151,11 @@ func (s *Server) restart(ctx context.Context, u *store.User, id int64) (int64, e
 	if err := d.UnmarshalJSON(e.Description); err != nil {
 		return 0, fmt.Errorf("restart %d: %w", id, err)
 	}
-	return s.lc.Submit(ctx, *u, lifecycle.Request{Name: e.Name, ZappID: e.ZappID, Description: &d})
+	req := lifecycle.Request{Name: e.Name, ZappID: e.ZappID, Description: &d}
+	if z, ok := s.shop.Get(e.ZappID); e.ZappID != "" && ok {
+		req = zappRequest(e.Name, z, req) // the ZApp's idle rules as they are now
+	}
+	return s.lc.Submit(ctx, *u, req)
 }
 
 // deleteExecution removes the record of an ended execution: admins any,
@@ -196,6 +200,8 @@ func problemOf(err error) problem {
 		return problem{http.StatusForbidden, "forbidden", err.Error(), nil}
 	case errors.Is(err, lifecycle.ErrNotActive):
 		return problem{http.StatusConflict, "not_active", "the execution is not active", nil}
+	case errors.Is(err, lifecycle.ErrCannotExtend):
+		return problem{http.StatusConflict, "cannot_extend", err.Error(), nil}
 	case errors.Is(err, ErrNotEnded):
 		return problem{http.StatusConflict, "not_ended", "only ended executions can be deleted; terminate it first", nil}
 	case store.IsUnavailable(err):

@@ -35,6 +35,7 @@ var doneMessages = map[string]string{
 	"terminated": "Termination requested: the containers are being stopped.",
 	"deleted":    "The record was deleted.",
 	"restarted":  "Started again with the same settings.",
+	"extended":   "Extended: the idle timeout counts from now.",
 }
 
 func (s *Server) executionsPage(w http.ResponseWriter, r *http.Request) {
@@ -162,6 +163,7 @@ func (s *Server) executionPage(w http.ResponseWriter, r *http.Request) {
 		CanRestart:   store.IsEnded(e.Status) && e.UserID == u.ID && auth.UserCan(u, auth.CustomizeResources),
 		CanDelete:    store.IsEnded(e.Status) && (e.UserID == u.ID || auth.UserCan(u, auth.DeleteExecutions)),
 		Message:      doneMessages[r.URL.Query().Get("done")],
+		CanExtend:    st.CanExtend,
 	}
 	if e.ZappID != "" {
 		if _, err := s.visibleZApp(u, e.ZappID); err == nil {
@@ -215,15 +217,8 @@ func (s *Server) executionStatusView(ctx context.Context, e store.Execution) (vi
 		st.Error = ""
 		st.Phase = e.ErrorMessage
 	}
-	if st.Active && e.StartedAt != nil {
-		if owner, err := s.store.UserByID(ctx, e.UserID); err == nil {
-			if q, err := s.store.QuotaForUser(ctx, e.UserID); err == nil {
-				if q = auth.EffectiveQuota(auth.Role(owner.Role), q); q.RuntimeLimit > 0 {
-					at := e.StartedAt.Add(q.RuntimeLimit)
-					st.StopsAt = &at
-				}
-			}
-		}
+	if stop, ok, err := s.stopOf(ctx, e, svcs); err == nil && ok {
+		st.StopsAt, st.StopReason, st.CanExtend = &stop.At, stopText(stop), stop.CanExtend()
 	}
 	if (e.Status == store.StatusQueued || e.Status == store.StatusSubmitted) && s.lc != nil {
 		if w, ok := s.lc.Wait(e.ID); ok {

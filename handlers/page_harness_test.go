@@ -54,10 +54,10 @@ var portalPasswordHash = sync.OnceValue(func() string {
 const portalXSS = `<script>alert("zoe")</script>`
 
 // The test shop: "web" (guests may start it; a greeting parameter, a
-// server count slider and a proxied httpd), "admin-only" and "fails",
-// which exits at once.
+// server count slider, a proxied httpd and a 30-minute idle timeout),
+// "admin-only" and "fails", which exits at once.
 const portalManifest = `{"version": 1, "zapps": [
- {"category": "Tests", "name": "Web <script>alert(\"zoe\")</script>", "description": "web.json", "readable_descr": "README.md", "logo": "logo.svg", "guest_access": true,
+ {"category": "Tests", "name": "Web <script>alert(\"zoe\")</script>", "description": "web.json", "readable_descr": "README.md", "logo": "logo.svg", "guest_access": true, "idle_timeout": "30m",
   "parameters": [{"kind": "environment", "name": "GREETING", "readable_name": "Greeting", "description": "Printed first.", "type": "string", "default": "hello-from-zoe"},
                  {"kind": "service_count", "name": "web", "readable_name": "Servers", "description": "How many.", "type": "integer", "default": "1", "min": 1, "max": 3, "step": 1}]},
  {"category": "Admin", "name": "Admin only", "description": "web.json", "readable_descr": "README.md", "logo": "logo.svg", "parameters": [], "enabled_for": ["admin"]},

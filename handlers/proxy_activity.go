@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/zoe-analytics/zoe/lifecycle"
 	"github.com/zoe-analytics/zoe/store"
 )
 
@@ -40,40 +41,42 @@ func (s *Server) ProxyActivity(id int64) (time.Time, bool) {
 	return s.px.activity.get(id)
 }
 
-// IdleExecutions returns the active executions that have a web endpoint and
-// whose endpoints saw no traffic through the proxy for idle at now. An
-// execution counts as active from when it started running, or from when
-// this process started if that is later, so that a restart of Zoe never
-// culls what users were using a moment before. Executions without web
-// endpoints (batch jobs) are never idle: nobody browses them.
-func (s *Server) IdleExecutions(ctx context.Context, idle time.Duration, now time.Time) ([]int64, error) {
-	if idle <= 0 {
-		return nil, nil
-	}
-	active, err := s.store.ActiveExecutions(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("idle executions: %w", err)
-	}
-	var ids []int64
+// LastUse tells the idle culler what the proxy knows of the use of each of
+// the active executions (lifecycle.Proxy), and forgets the activity of the
+// executions that ended, to bound memory. An execution counts as used when
+// this process started, so that a restart of Zoe never culls what users
+// were using a moment before. Executions without web endpoints (batch
+// jobs) have Web false: nobody browses them.
+func (s *Server) LastUse(active []store.Execution) map[int64]lifecycle.Use {
+	uses := make(map[int64]lifecycle.Use, len(active))
 	live := make(map[int64]bool, len(active))
 	for _, e := range active {
 		live[e.ID] = true
-		if e.Status != store.StatusRunning || e.StartedAt == nil || !hasWebPort(e.Services) {
-			continue
-		}
-		last := *e.StartedAt
-		if s.started.After(last) {
-			last = s.started
-		}
-		if t, ok := s.px.activity.get(e.ID); ok && t.After(last) {
-			last = t
-		}
-		if now.Sub(last) >= idle {
-			ids = append(ids, e.ID)
-		}
+		uses[e.ID] = s.lastUse(e.ID, e.Services)
 	}
 	s.px.activity.forgetAllBut(live)
-	return ids, nil
+	return uses
+}
+
+// lastUse is what the proxy knows of the use of execution id, whose
+// services are services.
+func (s *Server) lastUse(id int64, services []store.Service) lifecycle.Use {
+	u := lifecycle.Use{Last: s.started, Web: hasWebPort(services)}
+	if t, ok := s.px.activity.get(id); ok && t.After(u.Last) {
+		u.Last = t
+	}
+	return u
+}
+
+// ServiceAddr returns the address the proxy dials for port of the service
+// instance of execution id, for the culler's activity URLs: the same
+// route, so they ask the very process users reach.
+func (s *Server) ServiceAddr(ctx context.Context, execution int64, instance string, port int) (string, error) {
+	t, err := s.lookupTarget(ctx, routeKey{execution: execution, service: instance, port: port})
+	if err != nil {
+		return "", fmt.Errorf("address of %s:%d of execution %d: %w", instance, port, execution, err)
+	}
+	return t.addr, nil
 }
 
 func hasWebPort(services []store.Service) bool {

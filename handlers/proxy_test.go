@@ -23,6 +23,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/zoe-analytics/zoe/auth"
+	"github.com/zoe-analytics/zoe/lifecycle"
 	"github.com/zoe-analytics/zoe/store"
 )
 
@@ -726,7 +727,7 @@ func TestEndpointURL(t *testing.T) {
 	}
 }
 
-func TestIdleExecutions(t *testing.T) {
+func TestLastUse(t *testing.T) {
 	e := newProxyEnv(t, false)
 	b := newBackend(t)
 	used := e.running(e.owner, b)
@@ -747,29 +748,49 @@ func TestIdleExecutions(t *testing.T) {
 	if _, ok := e.srv.ProxyActivity(unused); ok {
 		t.Fatal("got activity for an execution nobody opened")
 	}
-	base := time.Now()
-	e.srv.px.activity.touch(used, base.Add(10*time.Minute))
-	tests := []struct {
-		name string
-		at   time.Time
-		idle time.Duration
-		want []int64
-	}{
-		{"nothing idle yet", base.Add(5 * time.Minute), 10 * time.Minute, nil},
-		{"unused idle first", base.Add(15 * time.Minute), 10 * time.Minute, []int64{unused}},
-		{"both idle later", base.Add(time.Hour), 10 * time.Minute, []int64{used, unused}},
-		{"culling off", base.Add(time.Hour), 0, nil},
+	later := time.Now().Add(10 * time.Minute)
+	e.srv.px.activity.touch(used, later)
+	active, err := e.st.ActiveExecutions(context.Background())
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := e.srv.IdleExecutions(context.Background(), tt.idle, tt.at)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("idle executions (-want +got):\n%s", diff)
-			}
-		})
+	got := e.srv.LastUse(active)
+	want := map[int64]lifecycle.Use{
+		used:   {Last: later, Web: true},
+		unused: {Last: e.srv.started, Web: true},
+		batch:  {Last: e.srv.started, Web: false},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("last use (-want +got):\n%s", diff)
+	}
+
+	// An execution that ended is forgotten.
+	if got := e.srv.LastUse(nil); len(got) != 0 {
+		t.Errorf("got %v for no active execution, want nothing", got)
+	}
+	if _, ok := e.srv.ProxyActivity(used); ok {
+		t.Error("got activity of an execution no longer active, want it forgotten")
+	}
+}
+
+func TestServiceAddr(t *testing.T) {
+	e := newProxyEnv(t, false)
+	b := newBackend(t)
+	id := e.running(e.owner, b)
+	active, err := e.st.ActiveExecutions(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := active[0].Services[0]
+	addr, err := e.srv.ServiceAddr(context.Background(), id, svc.Name, svc.Ports[0].Number)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := targetAddr(svc.Ports[0]); addr != want {
+		t.Errorf("got address %q, want %q (the proxy's)", addr, want)
+	}
+	if _, err := e.srv.ServiceAddr(context.Background(), id, svc.Name, 1); err == nil {
+		t.Error("got an address for a port the service does not declare, want an error")
 	}
 }
 

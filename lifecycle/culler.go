@@ -2,33 +2,54 @@ package lifecycle
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"time"
+
+	"github.com/zoe-analytics/zoe/store"
 )
 
-// IdleFunc lists the running executions whose web endpoints saw no
-// traffic for idle (the proxy knows).
-type IdleFunc func(ctx context.Context, idle time.Duration, now time.Time) ([]int64, error)
-
-// Culler terminates executions nobody used for a while: guests after
-// GuestIdle, everyone else after Idle (0 = never).
-type Culler struct {
-	m               *Manager
-	idle            IdleFunc
-	guestIdle, user time.Duration
-	every           time.Duration
-	log             *slog.Logger
-	cancel          context.CancelFunc
-	done            chan struct{}
+// Proxy is what the culler needs from the portal's proxy, which sees
+// every request to the services.
+type Proxy interface {
+	// LastUse returns what the proxy knows of the use of each of the
+	// active executions, and forgets the executions that ended.
+	LastUse(active []store.Execution) map[int64]Use
+	// ServiceAddr returns the host:port the proxy dials for port of the
+	// service instance of execution id.
+	ServiceAddr(ctx context.Context, execution int64, instance string, port int) (string, error)
 }
 
+// Culler terminates running executions nobody used for their idle timeout
+// (recorded at submission: the role's, shortened by the ZApp's). Before
+// it does, it asks the ZApp's activity URLs, so that a computation that
+// runs with the browser closed is not killed. The run-time limit is the
+// lifecycle loop's (overRuntime).
+type Culler struct {
+	m      *Manager
+	proxy  Proxy
+	client *http.Client
+	every  time.Duration
+	log    *slog.Logger
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// activityTimeout bounds one question to a service: one that does not
+// answer in time has nothing to say for itself.
+const activityTimeout = 10 * time.Second
+
 // NewCuller returns a culler checking every interval.
-func NewCuller(m *Manager, idle IdleFunc, guestIdle, userIdle, every time.Duration) *Culler {
+func NewCuller(m *Manager, proxy Proxy, every time.Duration) *Culler {
 	if every <= 0 {
 		every = 30 * time.Second
 	}
-	return &Culler{m: m, idle: idle, guestIdle: guestIdle, user: userIdle, every: every, log: m.log}
+	// Services are reached directly, never through an HTTP proxy of the
+	// environment, as the portal's proxy reaches them.
+	client := &http.Client{Timeout: activityTimeout, Transport: &http.Transport{}}
+	return &Culler{m: m, proxy: proxy, client: client, every: every, log: m.log}
 }
 
 // Start runs the culler until Stop.
@@ -58,35 +79,79 @@ func (c *Culler) Stop() {
 		c.cancel()
 		<-c.done
 	}
+	c.client.CloseIdleConnections()
 }
 
 func (c *Culler) runOnce(ctx context.Context) error {
+	active, err := c.m.st.ActiveExecutions(ctx)
+	if err != nil {
+		return fmt.Errorf("idle culling: %w", err)
+	}
+	uses := c.proxy.LastUse(active)
 	now := c.m.cfg.Now()
-	for _, rule := range []struct {
-		idle  time.Duration
-		guest bool
-	}{{c.guestIdle, true}, {c.user, false}} {
-		if rule.idle <= 0 {
+	for _, e := range active {
+		if e.Status != store.StatusRunning {
 			continue
 		}
-		ids, err := c.idle(ctx, rule.idle, now)
+		owner, err := c.m.st.UserByID(ctx, e.UserID)
 		if err != nil {
-			return err
+			continue
 		}
-		for _, id := range ids {
-			e, err := c.m.st.Execution(ctx, id)
-			if err != nil {
-				continue
-			}
-			owner, err := c.m.st.UserByID(ctx, e.UserID)
-			if err != nil || (owner.Role == "guest") != rule.guest {
-				continue
-			}
-			reason := fmt.Sprintf("idle for %s: no request reached its web interface", rule.idle)
-			if err := c.m.Terminate(ctx, id, reason); err != nil && err != ErrNotActive {
-				c.log.Warn("terminating idle execution", "execution", id, "err", err)
-			}
+		idle := c.m.idleTimeout(e, owner.Role)
+		if s, ok := stopOf(e, uses[e.ID], idle, 0); !ok || now.Before(s.At) {
+			continue
+		}
+		urls := activityURLs(e)
+		if c.inUse(ctx, e, urls, idle, now) {
+			continue
+		}
+		reason := fmt.Sprintf("idle for %s: no request reached its web interface", idle)
+		if len(urls) > 0 {
+			reason += " and its services reported no activity"
+		}
+		if err := c.m.Terminate(ctx, e.ID, reason); err != nil && !errors.Is(err, ErrNotActive) {
+			c.log.Warn("terminating idle execution", "execution", e.ID, "err", err)
 		}
 	}
 	return nil
+}
+
+// inUse asks the activity URLs of e whether it was used within idle of
+// now. What they report is recorded, so that the execution page's "stops
+// at" counts it too. A service that does not answer reports nothing.
+func (c *Culler) inUse(ctx context.Context, e store.Execution, urls []ActivityURL, idle time.Duration, now time.Time) bool {
+	var last time.Time
+	for _, a := range urls {
+		for _, svc := range e.Services {
+			if svc.Group != a.Service || svc.Status != store.ServiceActive {
+				continue
+			}
+			addr, err := c.proxy.ServiceAddr(ctx, e.ID, svc.Name, a.Port)
+			if err != nil {
+				continue
+			}
+			url := "http://" + addr + activityPath(a, ProxyPath(c.m.cfg.ProxyPrefix, e.ID, svc.Name, a.Port))
+			r, err := probe(ctx, c.client, url)
+			if err != nil {
+				c.log.Info("asking a service whether it is in use", "execution", e.ID, "service", svc.Name, "err", err)
+				continue
+			}
+			if r.Busy {
+				r.Last = now
+			}
+			if r.Last.After(last) {
+				last = r.Last
+			}
+		}
+	}
+	if last.IsZero() || now.Sub(last) >= idle {
+		return false
+	}
+	if last.After(now) {
+		last = now // a service's clock ahead of Zoe's must not buy time
+	}
+	if err := c.m.st.MarkExecutionActive(ctx, e.ID, last); err != nil {
+		c.log.Warn("recording activity", "execution", e.ID, "err", err)
+	}
+	return true
 }

@@ -42,6 +42,13 @@ func engine(t *testing.T, name, variable string) docker.HostConfig {
 
 func newEnv(t *testing.T, hosts ...docker.HostConfig) *env {
 	t.Helper()
+	return newEnvConfig(t, nil, hosts...)
+}
+
+// newEnvConfig is newEnv with configure changing the manager's
+// configuration before it starts.
+func newEnvConfig(t *testing.T, configure func(*Config), hosts ...docker.HostConfig) *env {
+	t.Helper()
 	if len(hosts) == 0 {
 		hosts = []docker.HostConfig{engine(t, "h1", "ZOE_TEST_DOCKER_HOST")}
 	}
@@ -70,7 +77,11 @@ func newEnv(t *testing.T, hosts ...docker.HostConfig) *env {
 		t.Fatal(err)
 	}
 	e := &env{t: t, st: st, be: be, owner: owner, dep: dep}
-	e.m = New(st, be, sch, Config{Deployment: dep, Workspaces: t.TempDir(), Resync: 500 * time.Millisecond, Network: "zoe-shared-" + dep, LogDir: t.TempDir(), StopTimeout: 2 * time.Second})
+	cfg := Config{Deployment: dep, Workspaces: t.TempDir(), Resync: 500 * time.Millisecond, Network: "zoe-shared-" + dep, LogDir: t.TempDir(), StopTimeout: 2 * time.Second}
+	if configure != nil {
+		configure(&cfg)
+	}
+	e.m = New(st, be, sch, cfg)
 	e.m.Start(ctx)
 	t.Cleanup(func() {
 		e.m.Stop()
@@ -565,28 +576,5 @@ func TestTerminateWhileStarting(t *testing.T) {
 	}
 	if n := len(e.containers()); n != 0 {
 		t.Errorf("got %d containers after terminating while starting, want none", n)
-	}
-}
-
-func TestCullerTerminatesIdleExecutions(t *testing.T) {
-	e := newEnv(t)
-	id := e.submit(description("idle", svc{name: "app", cmd: "sleep 600"}))
-	e.waitStatus(id, store.StatusRunning)
-	var asked []time.Duration
-	idle := func(_ context.Context, d time.Duration, _ time.Time) ([]int64, error) {
-		asked = append(asked, d)
-		return []int64{id}, nil
-	}
-	// Guests' rule first: alice is a user, so only the user rule ends it.
-	c := NewCuller(e.m, idle, time.Hour, 5*time.Minute, time.Hour)
-	if err := c.runOnce(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	x := e.waitStatus(id, store.StatusTerminated)
-	if !strings.HasPrefix(x.ErrorMessage, "idle for 5m0s") {
-		t.Errorf("got message %q, want the idle reason", x.ErrorMessage)
-	}
-	if len(asked) != 2 || asked[0] != time.Hour || asked[1] != 5*time.Minute {
-		t.Errorf("got idle checks %v, want [1h 5m]", asked)
 	}
 }

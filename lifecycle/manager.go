@@ -74,6 +74,9 @@ type Config struct {
 	// StopTimeout is how long a service may take to stop after SIGTERM
 	// before it is killed; 0 means 10 s.
 	StopTimeout time.Duration
+	// Idle is each role's idle timeout, recorded on every execution at
+	// submission (shortened by its ZApp's, see EffectiveIdle).
+	Idle IdleTimeouts
 	// OnLaunch, when set, is told how long each execution took from
 	// submission to running.
 	OnLaunch func(time.Duration)

@@ -574,13 +574,12 @@ func memLimitText(s *store.Service) string {
 	return "none"
 }
 
-// overRuntime terminates e when its owner's run-time quota is spent.
+// overRuntime terminates e when its owner's run-time quota is spent. The
+// limit counts from the start, as the execution page's "stops at" says:
+// time spent queued is not run time.
 func (m *Manager) overRuntime(ctx context.Context, e store.Execution) bool {
 	q, err := m.st.QuotaForUser(ctx, e.UserID)
-	if err != nil || q.RuntimeLimit <= 0 {
-		return false
-	}
-	if m.cfg.Now().Sub(e.SubmittedAt) < q.RuntimeLimit {
+	if err != nil || q.RuntimeLimit <= 0 || m.cfg.Now().Sub(startedAt(e)) < q.RuntimeLimit {
 		return false
 	}
 	reason := fmt.Sprintf("run-time limit of %s reached", q.RuntimeLimit)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -19,6 +20,12 @@ type Request struct {
 	Name        string
 	ZappID      string // shop id, "" for a description submitted as JSON
 	Description *zapp.Description
+	// IdleTimeout is the ZApp's idle timeout (0 none): it can only
+	// shorten the owner's role's (EffectiveIdle).
+	IdleTimeout time.Duration
+	// Activity is where the culler asks the services whether they are in
+	// use before terminating an execution that saw no traffic.
+	Activity []ActivityURL
 }
 
 // MaxNameLength bounds execution names; they are shown in lists and
@@ -81,6 +88,14 @@ func (m *Manager) Submit(ctx context.Context, owner store.User, req Request) (in
 		services = append(services, s)
 	}
 
+	var activity []byte
+	if len(req.Activity) > 0 {
+		if activity, err = json.Marshal(req.Activity); err != nil {
+			return 0, fmt.Errorf("encode activity URLs: %w", err)
+		}
+	}
+	idle := EffectiveIdle(m.cfg.Idle.For(owner.Role), req.IdleTimeout)
+
 	now := m.cfg.Now().UTC()
 	e := &store.Execution{
 		Name:        req.Name,
@@ -92,6 +107,8 @@ func (m *Manager) Submit(ctx context.Context, owner store.User, req Request) (in
 		Memory:      mem,
 		MilliCores:  milli,
 		SubmittedAt: now,
+		IdleTimeout: &idle,
+		Activity:    activity,
 	}
 	// The quota is checked inside the insert's transaction, with the
 	// owner's row locked, so two quick submissions (even to two Zoe

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/yuin/goldmark"
 
@@ -47,6 +48,10 @@ type ZApp struct {
 	Labels          []string
 	EnabledFor      []string
 	DisabledFor     []string
+	// IdleTimeout shortens the idle timeout of its executions (0 none);
+	// ActivityURLs are asked before one is terminated for idleness.
+	IdleTimeout  time.Duration
+	ActivityURLs []ActivityURL
 	// LogoFile is the absolute path of the logo, "" when the folder has
 	// none; serve it through (*Shop).Logo, which checks it again.
 	LogoFile string
@@ -64,6 +69,8 @@ type entry struct {
 	Logo                    string
 	Labels                  []string
 	EnabledFor, DisabledFor []string
+	IdleTimeout             time.Duration
+	ActivityURLs            []ActivityURL
 	logoSet                 bool
 }
 
@@ -185,6 +192,7 @@ func decodeManifest(data []byte) ([]*entry, zapp.Errors) {
 func decodeEntry(path string, raw json.RawMessage) (*entry, zapp.Errors) {
 	e := &entry{Logo: DefaultLogo, EnabledFor: []string{"all"}}
 	var params []json.RawMessage
+	var urlErrs zapp.Errors
 	errs := decodeObject(path, raw, []field{
 		{"category", true, str(&e.Category, true)},
 		{"name", true, str(&e.Name, true)},
@@ -202,7 +210,10 @@ func decodeEntry(path string, raw json.RawMessage) (*entry, zapp.Errors) {
 		{"labels", false, strList(&e.Labels)},
 		{"enabled_for", false, strList(&e.EnabledFor)},
 		{"disabled_for", false, strList(&e.DisabledFor)},
+		{"idle_timeout", false, idleTimeout(&e.IdleTimeout)},
+		{"activity_urls", false, activityURLs(path, &e.ActivityURLs, &urlErrs)},
 	})
+	errs = append(errs, urlErrs...)
 	seen := map[string]int{}
 	for i, raw := range params {
 		pp := index(join(path, "parameters"), i)
@@ -283,6 +294,9 @@ func loadEntry(md goldmark.Markdown, folder, id string, i int, e *entry) (*ZApp,
 			errs = append(errs, problem(manifestPath, "%s.parameters[%d].name: %s", index("zapps", i), j, msg)...)
 		}
 	}
+	for _, fe := range checkActivityURLs(e.ActivityURLs, desc) {
+		errs = append(errs, problem(manifestPath, "%s.%s", index("zapps", i), fe.Error())...)
+	}
 	if len(errs) > 0 {
 		return nil, errs
 	}
@@ -301,6 +315,8 @@ func loadEntry(md goldmark.Markdown, folder, id string, i int, e *entry) (*ZApp,
 		Labels:          e.Labels,
 		EnabledFor:      e.EnabledFor,
 		DisabledFor:     e.DisabledFor,
+		IdleTimeout:     e.IdleTimeout,
+		ActivityURLs:    e.ActivityURLs,
 		LogoFile:        logo,
 		folderPath:      folder,
 		logoName:        e.Logo,

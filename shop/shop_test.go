@@ -215,6 +215,15 @@ func TestBrokenFolders(t *testing.T) {
 		{"logomissing", replace(`"logo.png"`, `"other.png"`), "logomissing/manifest.json", "zapps[0].logo: no logo"},
 		{"badlabel", replace(`["gpu", "ssd"]`, `["gpu", "no spaces"]`), "badlabel/manifest.json", `invalid label "no spaces"`},
 		{"Upper", demoFiles(), "Upper", "folder name must be lower case"},
+		{"idlebad", replace(`"logo": "logo.png"`, `"logo": "logo.png", "idle_timeout": "soon"`), "idlebad/manifest.json", `zapps[0].idle_timeout: want a duration such as "30m" or "2h", got "soon"`},
+		{"idleshort", replace(`"logo": "logo.png"`, `"logo": "logo.png", "idle_timeout": "30s"`), "idleshort/manifest.json", "zapps[0].idle_timeout: must be at least 1m0s, got 30s"},
+		{"idlenumber", replace(`"logo": "logo.png"`, `"logo": "logo.png", "idle_timeout": 1800`), "idlenumber/manifest.json", "zapps[0].idle_timeout: want a string, got a number"},
+		{"activityservice", replace(`"logo": "logo.png"`, `"logo": "logo.png", "activity_urls": [{"service": "api", "port": 80, "path": "/status"}]`), "activityservice/manifest.json", `zapps[0].activity_urls[0].service: no service "api" in the description`},
+		{"activityport", replace(`"logo": "logo.png"`, `"logo": "logo.png", "activity_urls": [{"service": "web", "port": 8888, "path": "/status"}]`), "activityport/manifest.json", `zapps[0].activity_urls[0].port: service "web" declares no port 8888`},
+		{"activitypath", replace(`"logo": "logo.png"`, `"logo": "logo.png", "activity_urls": [{"service": "web", "port": 80, "path": "http://elsewhere/"}]`), "activitypath/manifest.json", `zapps[0].activity_urls[0].path: must start with "/" or "{proxy_path}"`},
+		{"activityup", replace(`"logo": "logo.png"`, `"logo": "logo.png", "activity_urls": [{"service": "web", "port": 80, "path": "{proxy_path}../../x"}]`), "activityup/manifest.json", `zapps[0].activity_urls[0].path: must not contain ".."`},
+		{"activitykey", replace(`"logo": "logo.png"`, `"logo": "logo.png", "activity_urls": [{"service": "web", "port": 80, "path": "/", "url": "x"}]`), "activitykey/manifest.json", "zapps[0].activity_urls[0].url: unknown field"},
+		{"activitylist", replace(`"logo": "logo.png"`, `"logo": "logo.png", "activity_urls": "/api/status"`), "activitylist/manifest.json", "zapps[0].activity_urls: want a list, got a string"},
 	}
 	root := t.TempDir()
 	writeFolder(t, root, "good", demoFiles())

@@ -55,6 +55,15 @@ type Execution struct {
 	StartedAt   *time.Time
 	EndedAt     *time.Time
 	UpdatedAt   time.Time
+	// IdleTimeout is the effective idle timeout recorded at submission
+	// (0 never); nil for executions recorded before Zoe recorded it.
+	IdleTimeout *time.Duration
+	// Activity is the ZApp's activity URLs as JSON, nil for none; the
+	// lifecycle reads it.
+	Activity []byte
+	// LastActiveAt is the latest use known besides proxy traffic: an
+	// extension, or activity a service reported.
+	LastActiveAt *time.Time
 	// Services is filled only by ActiveExecutions; use ExecutionServices
 	// otherwise.
 	Services []Service
@@ -81,20 +90,28 @@ type ExecutionFilter struct {
 }
 
 const executionColumns = `e.id, e.name, e.user_id, u.username, e.zapp_id, e.description, e.status, e.error_message,
-	e.size, e.memory, e.milli_cores, e.submitted_at, e.started_at, e.ended_at, e.updated_at`
+	e.size, e.memory, e.milli_cores, e.submitted_at, e.started_at, e.ended_at, e.updated_at,
+	e.idle_timeout_seconds, e.activity, e.last_active_at`
 
 const executionFrom = ` FROM executions e JOIN users u ON u.id = e.user_id`
 
 func scanExecution(row scanner) (Execution, error) {
 	var (
-		e            Execution
-		started, end sql.NullTime
+		e                    Execution
+		started, end, active sql.NullTime
+		idle                 sql.NullInt64
 	)
 	err := row.Scan(&e.ID, &e.Name, &e.UserID, &e.Username, &e.ZappID, &e.Description, &e.Status, &e.ErrorMessage,
-		&e.Size, &e.Memory, &e.MilliCores, &e.SubmittedAt, &started, &end, &e.UpdatedAt)
+		&e.Size, &e.Memory, &e.MilliCores, &e.SubmittedAt, &started, &end, &e.UpdatedAt,
+		&idle, &e.Activity, &active)
 	if err != nil {
 		return Execution{}, err
 	}
+	if idle.Valid {
+		d := time.Duration(idle.Int64) * time.Second
+		e.IdleTimeout = &d
+	}
+	e.LastActiveAt = timePtr(active)
 	e.SubmittedAt = e.SubmittedAt.UTC()
 	e.UpdatedAt = e.UpdatedAt.UTC()
 	e.StartedAt = timePtr(started)
@@ -168,10 +185,11 @@ func (s *Store) CreateExecutionWithQuota(ctx context.Context, e *Execution, serv
 		}
 		err := tx.QueryRowContext(ctx, `INSERT INTO executions
 			(name, user_id, zapp_id, description, status, error_message, size, memory, milli_cores,
-			 submitted_at, started_at, ended_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id`,
+			 submitted_at, started_at, ended_at, updated_at, idle_timeout_seconds, activity, last_active_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id`,
 			e.Name, e.UserID, e.ZappID, e.Description, e.Status, e.ErrorMessage, e.Size, e.Memory, e.MilliCores,
-			e.SubmittedAt, nullTime(e.StartedAt), nullTime(e.EndedAt), e.UpdatedAt).Scan(&e.ID)
+			e.SubmittedAt, nullTime(e.StartedAt), nullTime(e.EndedAt), e.UpdatedAt,
+			nullSeconds(e.IdleTimeout), nullJSON(e.Activity), nullTime(e.LastActiveAt)).Scan(&e.ID)
 		if err != nil {
 			return classify(err)
 		}

@@ -197,7 +197,10 @@ type ExecutionView struct {
 	CanTerminate bool
 	CanRestart   bool
 	CanDelete    bool
-	Message      string
+	// CanExtend offers to reset the idle deadline (the stop is not the
+	// run-time limit's).
+	CanExtend bool
+	Message   string
 }
 
 // ExecutionStatus is the part of the execution page that HTMX refreshes
@@ -211,6 +214,8 @@ type ExecutionStatus struct {
 	Started     *time.Time
 	Ended       *time.Time
 	StopsAt     *time.Time
+	StopReason  string // why it stops at StopsAt
+	CanExtend   bool
 	Reservation string
 	Queue       *QueueInfo
 	Phase       string

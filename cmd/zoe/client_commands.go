@@ -38,6 +38,11 @@ type (
 				Reason string `json:"reason"`
 			} `json:"hosts"`
 		} `json:"queue"`
+		StopsAt *cliStop `json:"stops_at"`
+	}
+	cliStop struct {
+		At     string `json:"at"`
+		Reason string `json:"reason"`
 	}
 	cliService struct {
 		Name          string `json:"name"`
@@ -396,6 +401,9 @@ func (c *client) printExecution(id int64) error {
 		fmt.Fprintf(w, "Message:    %s\n", e.Error)
 	}
 	fmt.Fprintf(w, "Submitted:  %s\nStarted:    %s\nEnded:      %s\nReserved:   %s, %g cores\n", localTime(e.SubmittedAt), localTime(e.StartedAt), localTime(e.EndedAt), e.MemoryHuman, e.Cores)
+	if e.StopsAt != nil {
+		fmt.Fprintf(w, "Stops at:   %s (%s)\n", localTime(e.StopsAt.At), e.StopsAt.Reason)
+	}
 	if e.Queue != nil {
 		fmt.Fprintf(w, "Queue:      position %d: %s\n", e.Queue.Position, e.Queue.Reason)
 		for _, h := range e.Queue.Hosts {
@@ -500,6 +508,28 @@ func runTerminate(c *client, args []string) error {
 		}
 		time.Sleep(300 * time.Millisecond)
 	}
+}
+
+// runExtend is `zoe extend ID`: it resets the idle deadline of a running
+// execution, within the run-time limit.
+func runExtend(c *client, args []string) error {
+	fs := c.flags("extend", "extend ID")
+	pos, err := c.parse(fs, args, 1, 1)
+	if err != nil {
+		return err
+	}
+	id, err := executionID(pos[0])
+	if err != nil {
+		return err
+	}
+	var e cliExecution
+	if ok, err := c.send(http.MethodPost, fmt.Sprintf("/executions/%d/extend", id), nil, &e); !ok {
+		return err
+	}
+	if e.StopsAt != nil {
+		fmt.Fprintf(c.stdout, "Execution %d: stops at %s (%s)\n", id, localTime(e.StopsAt.At), e.StopsAt.Reason)
+	}
+	return nil
 }
 
 func runRestart(c *client, args []string) error {

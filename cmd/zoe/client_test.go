@@ -29,7 +29,7 @@ import (
 func cliCommands() map[string]func(*client, []string) error {
 	return map[string]func(*client, []string) error{
 		"login": runLogin, "info": runInfo, "shop": runShop, "start": runStart, "ls": runLs, "show": runShow, "get": runShow,
-		"logs": runLogs, "terminate": runTerminate, "restart": runRestart, "rm": runRm, "stats": runStats,
+		"logs": runLogs, "terminate": runTerminate, "extend": runExtend, "restart": runRestart, "rm": runRm, "stats": runStats,
 		"users": runUsers, "quotas": runQuotas,
 	}
 }
@@ -344,6 +344,10 @@ func TestClientAgainstServer(t *testing.T) {
 			t.Errorf("got %q, want the refusal", r.stderr)
 		}
 		zoe(t, alice, exitAPI, "show", "999999")
+		r = zoe(t, alice, exitAPI, "extend", id)
+		if !strings.Contains(r.stderr, "never stopped for being idle") {
+			t.Errorf("extend: got %q, want the refusal", r.stderr)
+		}
 		r = zoe(t, alice, exitAPI, "users", "ls")
 		if !strings.Contains(r.stderr, "your role cannot") {
 			t.Errorf("got %q, want a role refusal", r.stderr)

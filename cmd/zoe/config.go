@@ -62,6 +62,7 @@ type Config struct {
 	ProxyListen      string
 	IdleTimeout      time.Duration
 	GuestIdleTimeout time.Duration
+	AdminIdleTimeout time.Duration
 	ProxyBaseURL     string
 	ProxyTarget      string
 	PublicURL        string
@@ -199,8 +200,9 @@ func options() []option {
 		opt("proxy-listen", "", "separate address for the service proxy (its own origin); empty to serve it on the portal's address", pair(str(func(c *Config) *string { return &c.ProxyListen }))...),
 		opt("proxy-base-url", "", "URL users reach proxy-listen at, e.g. https://services.zoe.example.org", pair(str(func(c *Config) *string { return &c.ProxyBaseURL }))...),
 		opt("proxy-target", "published", "where the proxy reaches services: published (the port the engine published on its host) or container (the container's address; only when Zoe runs beside the engine with a route to its networks)", pair(oneOf(func(c *Config) *string { return &c.ProxyTarget }, "published", "container"))...),
-		opt("idle-timeout", "0s", "terminate users' executions whose web interfaces saw no request for this long; 0 never", pair(duration(func(c *Config) *time.Duration { return &c.IdleTimeout }))...),
+		opt("idle-timeout", "0s", "terminate users' executions whose web interfaces saw no request (and whose activity URLs reported no use) for this long; 0 never; a ZApp's idle_timeout can shorten it", pair(duration(func(c *Config) *time.Duration { return &c.IdleTimeout }))...),
 		opt("guest-idle-timeout", "2h", "the same for guests' executions; 0 never", pair(duration(func(c *Config) *time.Duration { return &c.GuestIdleTimeout }))...),
+		opt("admin-idle-timeout", "0s", "the same for admins' executions; 0 never", pair(duration(func(c *Config) *time.Duration { return &c.AdminIdleTimeout }))...),
 		opt("shutdown-timeout", "15s", "how long in-flight requests may take to finish at shutdown", pair(duration(func(c *Config) *time.Duration { return &c.ShutdownTimeout }))...),
 	}
 }

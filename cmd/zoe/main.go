@@ -33,6 +33,7 @@ func commands() map[string]command {
 		"get":       {"the same as show", clientCommand("get", runShow)},
 		"logs":      {"a service's output (-f to follow)", clientCommand("logs", runLogs)},
 		"terminate": {"terminate an execution", clientCommand("terminate", runTerminate)},
+		"extend":    {"reset a running execution's idle deadline (not its run-time limit)", clientCommand("extend", runExtend)},
 		"restart":   {"start an execution again with the same description", clientCommand("restart", runRestart)},
 		"rm":        {"delete the records of ended executions", clientCommand("rm", runRm)},
 		"stats":     {"hosts, queue and counters of the scheduler", clientCommand("stats", runStats)},

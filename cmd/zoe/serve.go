@@ -107,6 +107,7 @@ func serve(ctx context.Context, c *Config, log *slog.Logger, ready chan<- string
 		LogDir:            filepath.Join(c.DataDir, "logs"),
 		Logger:            log,
 		OnLaunch:          func(d time.Duration) { launch.Observe(d.Seconds()) },
+		Idle:              lifecycle.IdleTimeouts{Guest: c.GuestIdleTimeout, User: c.IdleTimeout, Admin: c.AdminIdleTimeout},
 	})
 
 	authn, err := authenticator(c, st, log)
@@ -180,7 +181,7 @@ func serve(ctx context.Context, c *Config, log *slog.Logger, ready chan<- string
 	sweeper := auth.NewSessionSweeper(st, time.Hour, log)
 	sweeper.Start(ctx)
 	defer sweeper.Stop()
-	culler := lifecycle.NewCuller(lc, srv.IdleExecutions, c.GuestIdleTimeout, c.IdleTimeout, 30*time.Second)
+	culler := lifecycle.NewCuller(lc, srv, 30*time.Second)
 	culler.Start(ctx)
 	defer culler.Stop()
 

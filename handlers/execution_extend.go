@@ -1,0 +1,102 @@
+package handlers
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/zoe-analytics/zoe/lifecycle"
+	"github.com/zoe-analytics/zoe/shop"
+	"github.com/zoe-analytics/zoe/store"
+)
+
+// zappRequest is the lifecycle request to run d from shop ZApp z (nil for
+// a description from elsewhere): z's idle timeout and activity URLs go
+// with it.
+func zappRequest(name string, z *shop.ZApp, r lifecycle.Request) lifecycle.Request {
+	r.Name = name
+	if z == nil {
+		return r
+	}
+	r.ZappID = z.ID
+	r.IdleTimeout = z.IdleTimeout
+	for _, a := range z.ActivityURLs {
+		r.Activity = append(r.Activity, lifecycle.ActivityURL{Service: a.Service, Port: a.Port, Path: a.Path})
+	}
+	return r
+}
+
+// stopOf is when running execution e, whose services are services, will be
+// stopped; false when nothing will stop it.
+func (s *Server) stopOf(ctx context.Context, e store.Execution, services []store.Service) (lifecycle.Stop, bool, error) {
+	if e.Status != store.StatusRunning || s.lc == nil {
+		return lifecycle.Stop{}, false, nil
+	}
+	return s.lc.StopsAt(ctx, e, s.lastUse(e.ID, services))
+}
+
+// extend resets the idle deadline of execution id on u's behalf: its owner
+// or an admin. Anyone else gets ErrNotFound.
+func (s *Server) extend(ctx context.Context, u *store.User, id int64) (lifecycle.Stop, error) {
+	e, err := s.visibleExecution(ctx, u, id)
+	if err != nil {
+		return lifecycle.Stop{}, err
+	}
+	services, err := s.store.ExecutionServices(ctx, e.ID)
+	if err != nil {
+		return lifecycle.Stop{}, err
+	}
+	return s.lc.Extend(ctx, e, s.lastUse(e.ID, services))
+}
+
+// apiStopJSON is when a running execution will be stopped, in the API.
+type apiStopJSON struct {
+	At                 apiTime `json:"at"`
+	Reason             string  `json:"reason"`
+	IdleTimeoutSeconds int64   `json:"idle_timeout_seconds"`
+	RuntimeLimitSecs   int64   `json:"runtime_limit_seconds"`
+	Extendable         bool    `json:"extendable"`
+}
+
+func apiStopOf(st lifecycle.Stop) *apiStopJSON {
+	return &apiStopJSON{
+		At: apiTime(st.At), Reason: st.Reason, Extendable: st.CanExtend(),
+		IdleTimeoutSeconds: int64(st.Idle / time.Second), RuntimeLimitSecs: int64(st.Runtime / time.Second),
+	}
+}
+
+// stopText says why an execution will stop, for people.
+func stopText(st lifecycle.Stop) string {
+	if st.Reason == lifecycle.StopIdle {
+		return fmt.Sprintf("if unused: idle timeout of %s", st.Idle)
+	}
+	return fmt.Sprintf("run-time limit of %s", st.Runtime)
+}
+
+func (s *Server) executionExtend(w http.ResponseWriter, r *http.Request) {
+	e, err := s.pathExecution(r)
+	if err != nil {
+		s.pageProblem(w, r, err)
+		return
+	}
+	if _, err := s.extend(r.Context(), currentUser(r), e.ID); err != nil {
+		s.pageProblem(w, r, err)
+		return
+	}
+	redirect(w, r, fmt.Sprintf("/executions/%d?done=extended", e.ID))
+}
+
+// apiExecutionExtend answers with the execution as GET does, its new
+// stops_at included.
+func (s *Server) apiExecutionExtend(w http.ResponseWriter, r *http.Request) {
+	id, err := apiIDParam(r, "id")
+	if err == nil {
+		_, err = s.extend(r.Context(), currentUser(r), id)
+	}
+	if err != nil {
+		s.apiFail(w, r, err)
+		return
+	}
+	s.apiExecution(w, r)
+}
