@@ -129,7 +129,7 @@ func insertService(ctx context.Context, tx *sql.Tx, executionID int64, sv *Servi
 // services returns the services matching cond (over alias s), by ID, with
 // their ports.
 func (s *Store) services(ctx context.Context, cond string, a ...any) ([]Service, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT `+serviceColumns+` FROM services s WHERE `+cond+` ORDER BY s.id`, a...)
+	rows, err := s.reads.QueryContext(ctx, `SELECT `+serviceColumns+` FROM services s WHERE `+cond+` ORDER BY s.id`, a...)
 	if err != nil {
 		return nil, err
 	}
@@ -151,7 +151,7 @@ func (s *Store) services(ctx context.Context, cond string, a ...any) ([]Service,
 	if len(svs) == 0 {
 		return svs, nil
 	}
-	rows, err = s.rdb.QueryContext(ctx, `SELECT p.id, p.service_id, p.name, p.number, p.protocol, p.url_template, p.proxy,
+	rows, err = s.reads.QueryContext(ctx, `SELECT p.id, p.service_id, p.name, p.number, p.protocol, p.url_template, p.proxy,
 		p.external_ip, p.external_port
 		FROM ports p JOIN services s ON s.id = p.service_id WHERE `+cond+` ORDER BY p.id`, a...)
 	if err != nil {
