@@ -216,13 +216,12 @@ func (s *Server) executionStatusView(ctx context.Context, e store.Execution) (vi
 		st.Phase = e.ErrorMessage
 	}
 	if st.Active && e.StartedAt != nil {
-		if owner, err := s.store.UserByID(ctx, e.UserID); err == nil {
-			if q, err := s.store.QuotaForUser(ctx, e.UserID); err == nil {
-				if q = auth.EffectiveQuota(auth.Role(owner.Role), q); q.RuntimeLimit > 0 {
-					at := e.StartedAt.Add(q.RuntimeLimit)
-					st.StopsAt = &at
-				}
-			}
+		// The owner's role changes only how many executions they may run
+		// (auth.EffectiveQuota), never the run-time limit, so the quota
+		// alone says when this one stops: one query, not two, per poll.
+		if q, err := s.store.QuotaForUser(ctx, e.UserID); err == nil && q.RuntimeLimit > 0 {
+			at := e.StartedAt.Add(q.RuntimeLimit)
+			st.StopsAt = &at
 		}
 	}
 	if (e.Status == store.StatusQueued || e.Status == store.StatusSubmitted) && s.lc != nil {
