@@ -85,10 +85,12 @@ func TestEffectiveQuota(t *testing.T) {
 		{RoleAdmin, 3, 3},
 	}
 	for _, tt := range tests {
-		q := store.Quota{ConcurrentExecutions: tt.in, Memory: 7}
+		// The run-time limit must not depend on the role: the status
+		// fragment reads the quota alone to say when an execution stops.
+		q := store.Quota{ConcurrentExecutions: tt.in, Memory: 7, RuntimeLimit: time.Hour}
 		got := EffectiveQuota(tt.role, q)
-		if got.ConcurrentExecutions != tt.want || got.Memory != 7 {
-			t.Errorf("EffectiveQuota(%s, %d executions) = %+v, want %d executions, memory kept", tt.role, tt.in, got, tt.want)
+		if got.ConcurrentExecutions != tt.want || got.Memory != 7 || got.RuntimeLimit != time.Hour {
+			t.Errorf("EffectiveQuota(%s, %d executions) = %+v, want %d executions, memory and run-time limit kept", tt.role, tt.in, got, tt.want)
 		}
 	}
 }

@@ -47,6 +47,8 @@ type SessionStore struct {
 	Options *sessions.Options
 	secure  string
 	now     func() time.Time
+	// cache is told about every session this store saves or deletes.
+	cache *SessionCache
 }
 
 // NewSessionStore returns a SessionStore whose cookies are signed with a
@@ -64,6 +66,7 @@ func NewSessionStore(rows SessionRows, secret []byte, maxAge time.Duration, secu
 		},
 		secure: secure,
 		now:    time.Now,
+		cache:  NewSessionCache(),
 	}
 }
 
@@ -121,14 +124,15 @@ func (s *SessionStore) Save(r *http.Request, w http.ResponseWriter, sess *sessio
 	sess.Options.Secure = s.isSecure(r)
 	if sess.Options.MaxAge < 0 {
 		if sess.ID != "" {
-			if err := s.rows.DeleteSession(r.Context(), rowID(sess.ID)); err != nil && !errors.Is(err, store.ErrNotFound) {
+			if err := s.deleteRow(r.Context(), sess.ID); err != nil {
 				return fmt.Errorf("delete session: %w", err)
 			}
 		}
 		http.SetCookie(w, sessions.NewCookie(sess.Name(), "", sess.Options))
 		return nil
 	}
-	if sess.ID == "" {
+	existed := sess.ID != ""
+	if !existed {
 		sess.ID = randomString(32)
 	}
 	now := s.now()
@@ -145,11 +149,27 @@ func (s *SessionStore) Save(r *http.Request, w http.ResponseWriter, sess *sessio
 	if err := s.rows.SaveSession(r.Context(), row); err != nil {
 		return fmt.Errorf("save session: %w", err)
 	}
+	if existed {
+		// Requests still carrying the cookie before this save must see
+		// the new values (when it was saved last), not the cached ones.
+		s.cache.dropSession(sess.ID)
+	}
 	encoded, err := securecookie.EncodeMulti(sess.Name(), sess.ID, s.codecs...)
 	if err != nil {
 		return fmt.Errorf("encode session cookie: %w", err)
 	}
 	http.SetCookie(w, sessions.NewCookie(sess.Name(), encoded, sess.Options))
+	return nil
+}
+
+// deleteRow ends the session with that ID, in the table and in the cache.
+// Ending a missing session is not an error.
+func (s *SessionStore) deleteRow(ctx context.Context, id string) error {
+	err := s.rows.DeleteSession(ctx, rowID(id))
+	s.cache.dropSession(id)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
 	return nil
 }
 

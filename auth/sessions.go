@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"time"
 
@@ -39,6 +40,10 @@ type SessionConfig struct {
 	// OnError writes the response when the session table cannot be read;
 	// nil answers 500.
 	OnError func(w http.ResponseWriter, r *http.Request, err error)
+	// Cache remembers resolved sessions briefly (see SessionCache). The
+	// session managers of one process should share one; nil gives this
+	// manager a cache of its own.
+	Cache *SessionCache
 }
 
 // Sessions manages sign-in sessions and their CSRF tokens.
@@ -91,6 +96,9 @@ func NewSessions(users SessionUsers, cfg SessionConfig) (*Sessions, error) {
 		onError: cfg.OnError,
 		now:     time.Now,
 	}
+	if cfg.Cache != nil {
+		s.store.cache = cfg.Cache
+	}
 	for _, o := range cfg.TrustedOrigins {
 		s.origins[normalizeOrigin(o)] = true
 	}
@@ -110,12 +118,22 @@ type requestState struct {
 
 type stateKey struct{}
 
-// load returns the request's session state, from the context when
-// Middleware already loaded it.
+// load returns the request's session state: from the context when
+// Middleware already loaded it, from the cache when the same cookie was
+// resolved less than a second ago, else from the store.
 func (s *Sessions) load(r *http.Request) (*requestState, error) {
 	if st, ok := r.Context().Value(stateKey{}).(*requestState); ok {
 		return st, nil
 	}
+	cache := s.store.cache
+	var key cacheKey
+	if c, err := r.Cookie(s.name); err == nil && c.Value != "" {
+		key = cacheKey{name: s.name, value: c.Value}
+		if e, ok := cache.get(key, s.now()); ok {
+			return e.state(s.store, s.name), nil
+		}
+	}
+	gen := cache.generation()
 	sess, err := s.store.Get(r, s.name)
 	if err != nil {
 		return nil, err
@@ -133,6 +151,9 @@ func (s *Sessions) load(r *http.Request) (*requestState, error) {
 		}
 		if st.user != nil {
 			st.csrf, _ = sess.Values[keyCSRF].(string)
+			if key.value != "" && !sess.IsNew {
+				cache.put(key, &cachedSession{id: sess.ID, values: maps.Clone(sess.Values), user: u}, gen, s.now())
+			}
 		}
 		return st, nil
 	}
@@ -217,8 +238,9 @@ func (s *Sessions) cookieOptions(r *http.Request) *sessions.Options {
 	return &opts
 }
 
-// Current returns the signed-in user, re-read from the store so that a
-// disabled user is out at once, or nil if nobody is signed in.
+// Current returns the signed-in user, or nil if nobody is signed in. It is
+// at most a second old (see SessionCache): a user disabled by this process
+// is out at once, by another process within a second.
 func (s *Sessions) Current(r *http.Request) (*store.User, error) {
 	st, err := s.load(r)
 	if err != nil {
@@ -236,7 +258,7 @@ func (s *Sessions) Login(w http.ResponseWriter, r *http.Request, u store.User) e
 		sess = sessions.NewSession(s.store, s.name)
 	}
 	if sess.ID != "" {
-		if err := s.store.rows.DeleteSession(r.Context(), rowID(sess.ID)); err != nil && !errors.Is(err, store.ErrNotFound) {
+		if err := s.store.deleteRow(r.Context(), sess.ID); err != nil {
 			return fmt.Errorf("login: %w", err)
 		}
 	}
@@ -278,8 +300,17 @@ func (s *Sessions) Logout(w http.ResponseWriter, r *http.Request) error {
 // EndUserSessions signs userID out everywhere: after a password reset, a
 // role change or disabling the account.
 func (s *Sessions) EndUserSessions(ctx context.Context, userID int64) error {
-	if _, err := s.users.DeleteUserSessions(ctx, userID); err != nil {
+	_, err := s.users.DeleteUserSessions(ctx, userID)
+	s.store.cache.dropUser(userID)
+	if err != nil {
 		return fmt.Errorf("end sessions of user %d: %w", userID, err)
 	}
 	return nil
+}
+
+// ForgetUser drops what the session cache holds about a user, so that a
+// change to the account (role, quota, e-mail, deletion) holds for the
+// next request of this process. Call it after changing or deleting a user.
+func (s *Sessions) ForgetUser(userID int64) {
+	s.store.cache.dropUser(userID)
 }

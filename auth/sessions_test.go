@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/securecookie"
+
 	"github.com/zoe-analytics/zoe/store"
 )
 
@@ -235,13 +237,103 @@ func TestSessionUserDisabledOrEnded(t *testing.T) {
 		t.Errorf("bob's browser after ending ada's sessions: %q, want bob", got)
 	}
 
-	b1.login("ada")
-	ada.Enabled = false
-	if err := p.st.UpdateUser(ctx, ada); err != nil {
+	// Disabled in the store alone, as another Zoe process would do it: the
+	// session cache still knows ada for up to its lifetime, then she is out.
+	// Disabled by this process, which tells the sessions: out at once.
+	tests := []struct {
+		name   string
+		tell   func()
+		within time.Duration
+	}{
+		{"by another process", func() {}, sessionCacheLifetime},
+		{"by this process", func() { p.s.ForgetUser(ada.ID) }, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ada.Enabled = true
+			if err := p.st.UpdateUser(ctx, ada); err != nil {
+				t.Fatal(err)
+			}
+			b1.login("ada")
+			if got := b1.get("/me"); got != "ada" {
+				t.Fatalf("after login: %q, want ada", got)
+			}
+			ada.Enabled = false
+			if err := p.st.UpdateUser(ctx, ada); err != nil {
+				t.Fatal(err)
+			}
+			tt.tell()
+			p.clock.Advance(tt.within)
+			if got := b1.get("/me"); got != "anonymous" {
+				t.Errorf("disabled user: %q, want anonymous after %v", got, tt.within)
+			}
+		})
+	}
+}
+
+// TestSessionCacheServesRequests checks that a signed-in browser's requests
+// within the cache's lifetime do not read the session again, and that
+// sign-out and ending a user's sessions hold at once all the same.
+func TestSessionCacheServesRequests(t *testing.T) {
+	ctx := context.Background()
+	p := newPortal(t, SessionConfig{})
+	ada := p.addUser("ada", "user")
+	b := p.browser()
+	b.login("ada")
+	if got := b.get("/me"); got != "ada" {
+		t.Fatalf("after login: %q, want ada", got)
+	}
+	cookie := b.cookie("zoe_session").Value
+
+	// Take the row away behind the cache's back: the cached session still
+	// answers, which shows the request did not read the store.
+	var id string
+	if err := securecookie.DecodeMulti("zoe_session", cookie, &id, p.s.store.codecs...); err != nil {
 		t.Fatal(err)
 	}
-	if got := b1.get("/me"); got != "anonymous" {
-		t.Errorf("disabled user: %q, want anonymous at once", got)
+	if err := p.st.DeleteSession(ctx, rowID(id)); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.replay(cookie); got != "ada" {
+		t.Errorf("within the cache's lifetime: %q, want ada from the cache", got)
+	}
+	p.clock.Advance(sessionCacheLifetime)
+	if got := p.replay(cookie); got != "anonymous" {
+		t.Errorf("after the cache's lifetime, row deleted: %q, want anonymous", got)
+	}
+
+	tests := []struct {
+		name string
+		end  func(b *browser)
+	}{
+		{"sign-out", func(b *browser) {
+			tok := b.get("/form")
+			if code, body := b.do("POST", "/logout", url.Values{CSRFField: {tok}}, nil); code != http.StatusOK {
+				t.Fatalf("logout = %d %s", code, body)
+			}
+		}},
+		{"end user sessions", func(*browser) {
+			if err := p.s.EndUserSessions(ctx, ada.ID); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := p.browser()
+			b.login("ada")
+			if got := b.get("/me"); got != "ada" {
+				t.Fatalf("after login: %q, want ada", got)
+			}
+			cookie := b.cookie("zoe_session").Value
+			if got := p.replay(cookie); got != "ada" {
+				t.Fatalf("copied cookie before: %q, want ada", got)
+			}
+			tt.end(b)
+			if got := p.replay(cookie); got != "anonymous" {
+				t.Errorf("copied cookie after %s: %q, want anonymous at once", tt.name, got)
+			}
+		})
 	}
 }
 

@@ -387,6 +387,7 @@ func (s *Server) apiUserUpdate(w http.ResponseWriter, r *http.Request) {
 		s.apiFail(w, r, err)
 		return
 	}
+	s.userChanged(u.ID)
 	if req.Password != nil {
 		if err := auth.SetPassword(ctx, s.store, u.ID, *req.Password); err != nil {
 			s.apiFail(w, r, err)
@@ -421,6 +422,7 @@ func (s *Server) apiUserDelete(w http.ResponseWriter, r *http.Request) {
 		s.apiFail(w, r, err)
 		return
 	}
+	s.userChanged(u.ID)
 	w.WriteHeader(http.StatusNoContent)
 }
 

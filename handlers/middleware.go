@@ -14,6 +14,17 @@ import (
 // or the authenticated user of an API request.
 func currentUser(r *http.Request) *store.User { return auth.FromContext(r.Context()) }
 
+// userChanged makes a change to an account (role, quota, enabled, or its
+// deletion) hold for the next request in this process: sessions keep the
+// resolved user for up to a second otherwise (auth.SessionCache).
+func (s *Server) userChanged(id int64) {
+	for _, sessions := range []*auth.Sessions{s.sessions, s.proxyCfg.Sessions} {
+		if sessions != nil {
+			sessions.ForgetUser(id)
+		}
+	}
+}
+
 // signedIn sends visitors to the sign-in page, then back.
 func (s *Server) signedIn(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

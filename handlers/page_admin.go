@@ -342,6 +342,7 @@ func (s *Server) userUpdate(w http.ResponseWriter, r *http.Request) {
 		s.pageProblem(w, r, err)
 		return
 	}
+	s.userChanged(u.ID)
 	if signOut {
 		if err := s.sessions.EndUserSessions(ctx, u.ID); err != nil {
 			s.pageProblem(w, r, err)
@@ -370,6 +371,7 @@ func (s *Server) userDelete(w http.ResponseWriter, r *http.Request) {
 		s.pageProblem(w, r, err)
 		return
 	}
+	s.userChanged(u.ID)
 	redirect(w, r, "/admin/users?done=deleted")
 }
 

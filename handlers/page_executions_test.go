@@ -3,6 +3,8 @@ package handlers
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -265,5 +267,58 @@ func TestPortalExecutionsPagination(t *testing.T) {
 	}
 	if p.has("[data-testid=next]") || !p.has("[data-testid=prev]") {
 		t.Errorf("second page links wrong")
+	}
+}
+
+// TestExecutionStopsAt checks the "will be stopped" time of the status
+// fragment: the owner's quota alone decides it, whatever their role.
+func TestExecutionStopsAt(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, "", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	srv := New(Deps{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Store: st})
+	limited := store.Quota{Name: "two-hours", RuntimeLimit: 2 * time.Hour}
+	if _, err := st.CreateQuota(ctx, &limited); err != nil {
+		t.Fatal(err)
+	}
+	desc := []byte(`{"name":"notebook","version":3,"will_end":false,"size":1,"services":[]}`)
+	tests := []struct {
+		role  string
+		quota *int64
+		want  time.Duration // 0: no stop time
+	}{
+		{"user", nil, 0},
+		{"user", &limited.ID, 2 * time.Hour},
+		{"guest", &limited.ID, 2 * time.Hour},
+		{"admin", nil, 0},
+	}
+	for i, tt := range tests {
+		t.Run(fmt.Sprintf("%s, quota %v", tt.role, tt.quota != nil), func(t *testing.T) {
+			u := store.User{Username: fmt.Sprintf("u%d", i), Role: tt.role, Source: "builtin", Enabled: true, QuotaID: tt.quota}
+			if _, err := st.CreateUser(ctx, &u); err != nil {
+				t.Fatal(err)
+			}
+			id, err := benchExecution(ctx, st, u.ID, desc, i, store.StatusRunning, 8888)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e, err := st.Execution(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := srv.executionStatusView(ctx, e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case tt.want == 0 && got.StopsAt != nil:
+				t.Errorf("got a stop time %v, want none", *got.StopsAt)
+			case tt.want != 0 && (got.StopsAt == nil || !got.StopsAt.Equal(e.StartedAt.Add(tt.want))):
+				t.Errorf("got stop time %v, want %v", got.StopsAt, e.StartedAt.Add(tt.want))
+			}
+		})
 	}
 }

@@ -145,15 +145,21 @@ func stopOf(e store.Execution, u Use, idle, runtime time.Duration) (Stop, bool) 
 // StopsAt returns when running execution e will be stopped, given what the
 // proxy knows of its use; false when nothing will stop it.
 func (m *Manager) StopsAt(ctx context.Context, e store.Execution, u Use) (Stop, bool, error) {
-	owner, err := m.st.UserByID(ctx, e.UserID)
-	if err != nil {
-		return Stop{}, false, fmt.Errorf("stop of execution %d: %w", e.ID, err)
+	// Executions record their idle timeout at submission; only older ones
+	// need their owner's role (this runs on every status poll).
+	var role string
+	if e.IdleTimeout == nil {
+		owner, err := m.st.UserByID(ctx, e.UserID)
+		if err != nil {
+			return Stop{}, false, fmt.Errorf("stop of execution %d: %w", e.ID, err)
+		}
+		role = owner.Role
 	}
 	q, err := m.st.QuotaForUser(ctx, e.UserID)
 	if err != nil {
 		return Stop{}, false, fmt.Errorf("stop of execution %d: %w", e.ID, err)
 	}
-	s, ok := stopOf(e, u, m.idleTimeout(e, owner.Role), q.RuntimeLimit)
+	s, ok := stopOf(e, u, m.idleTimeout(e, role), q.RuntimeLimit)
 	return s, ok, nil
 }
 

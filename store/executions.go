@@ -208,7 +208,7 @@ func (s *Store) CreateExecutionWithQuota(ctx context.Context, e *Execution, serv
 
 // Execution returns the execution with that ID (without its services).
 func (s *Store) Execution(ctx context.Context, id int64) (Execution, error) {
-	e, err := scanExecution(s.rdb.QueryRowContext(ctx, `SELECT `+executionColumns+executionFrom+` WHERE e.id = $1`, id))
+	e, err := scanExecution(s.reads.QueryRowContext(ctx, `SELECT `+executionColumns+executionFrom+` WHERE e.id = $1`, id))
 	if err != nil {
 		return Execution{}, fmt.Errorf("execution %d: %w", id, classify(err))
 	}
@@ -239,11 +239,11 @@ func (s *Store) ListExecutions(ctx context.Context, f ExecutionFilter) ([]Execut
 		cond = " WHERE " + strings.Join(where, " AND ")
 	}
 	var total int
-	if err := s.rdb.QueryRowContext(ctx, `SELECT COUNT(*)`+executionFrom+cond, a...).Scan(&total); err != nil {
+	if err := s.reads.QueryRowContext(ctx, `SELECT COUNT(*)`+executionFrom+cond, a...).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("list executions: %w", err)
 	}
 	page := " ORDER BY e.id DESC LIMIT " + a.add(limit(f.Limit)) + " OFFSET " + a.add(int64(max(f.Offset, 0)))
-	rows, err := s.rdb.QueryContext(ctx, `SELECT `+executionColumns+executionFrom+cond+page, a...)
+	rows, err := s.reads.QueryContext(ctx, `SELECT `+executionColumns+executionFrom+cond+page, a...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list executions: %w", err)
 	}
@@ -260,7 +260,7 @@ func (s *Store) ListExecutions(ctx context.Context, f ExecutionFilter) ([]Execut
 func (s *Store) ActiveExecutions(ctx context.Context) ([]Execution, error) {
 	a := args{}
 	in := a.in(ActiveStatuses())
-	rows, err := s.rdb.QueryContext(ctx, `SELECT `+executionColumns+executionFrom+` WHERE e.status IN `+in+` ORDER BY e.id`, a...)
+	rows, err := s.reads.QueryContext(ctx, `SELECT `+executionColumns+executionFrom+` WHERE e.status IN `+in+` ORDER BY e.id`, a...)
 	if err != nil {
 		return nil, fmt.Errorf("active executions: %w", err)
 	}
@@ -287,7 +287,7 @@ func (s *Store) ActiveExecutions(ctx context.Context) ([]Execution, error) {
 
 // CountExecutionsByStatus returns how many executions are in each state.
 func (s *Store) CountExecutionsByStatus(ctx context.Context) (map[string]int, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT status, COUNT(*) FROM executions GROUP BY status`)
+	rows, err := s.reads.QueryContext(ctx, `SELECT status, COUNT(*) FROM executions GROUP BY status`)
 	if err != nil {
 		return nil, fmt.Errorf("count executions: %w", err)
 	}
@@ -387,7 +387,7 @@ func (s *Store) AddEvent(ctx context.Context, ev Event) error {
 
 // Events returns an execution's history, oldest first.
 func (s *Store) Events(ctx context.Context, executionID int64) ([]Event, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT id, execution_id, at, kind, message FROM events
+	rows, err := s.reads.QueryContext(ctx, `SELECT id, execution_id, at, kind, message FROM events
 		WHERE execution_id = $1 ORDER BY at, id`, executionID)
 	if err != nil {
 		return nil, fmt.Errorf("events of execution %d: %w", executionID, err)

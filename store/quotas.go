@@ -57,7 +57,7 @@ func (s *Store) CreateQuota(ctx context.Context, q *Quota) (int64, error) {
 
 // QuotaByID returns the quota with that ID.
 func (s *Store) QuotaByID(ctx context.Context, id int64) (Quota, error) {
-	q, err := scanQuota(s.rdb.QueryRowContext(ctx, `SELECT `+quotaColumns+` FROM quotas q WHERE q.id = $1`, id))
+	q, err := scanQuota(s.reads.QueryRowContext(ctx, `SELECT `+quotaColumns+` FROM quotas q WHERE q.id = $1`, id))
 	if err != nil {
 		return Quota{}, fmt.Errorf("quota %d: %w", id, classify(err))
 	}
@@ -66,7 +66,7 @@ func (s *Store) QuotaByID(ctx context.Context, id int64) (Quota, error) {
 
 // QuotaByName returns the quota with that name.
 func (s *Store) QuotaByName(ctx context.Context, name string) (Quota, error) {
-	q, err := scanQuota(s.rdb.QueryRowContext(ctx, `SELECT `+quotaColumns+` FROM quotas q WHERE q.name = $1`, name))
+	q, err := scanQuota(s.reads.QueryRowContext(ctx, `SELECT `+quotaColumns+` FROM quotas q WHERE q.name = $1`, name))
 	if err != nil {
 		return Quota{}, fmt.Errorf("quota %s: %w", name, classify(err))
 	}
@@ -75,7 +75,7 @@ func (s *Store) QuotaByName(ctx context.Context, name string) (Quota, error) {
 
 // ListQuotas returns every quota, by name.
 func (s *Store) ListQuotas(ctx context.Context) ([]Quota, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT `+quotaColumns+` FROM quotas q ORDER BY q.name`)
+	rows, err := s.reads.QueryContext(ctx, `SELECT `+quotaColumns+` FROM quotas q ORDER BY q.name`)
 	if err != nil {
 		return nil, fmt.Errorf("list quotas: %w", err)
 	}
@@ -138,7 +138,7 @@ func (s *Store) defaultQuotaConflict(ctx context.Context, id int64) error {
 
 // QuotaForUser returns the user's own quota, or the default one.
 func (s *Store) QuotaForUser(ctx context.Context, userID int64) (Quota, error) {
-	q, err := quotaForUser(ctx, s.rdb, userID)
+	q, err := quotaForUser(ctx, s.reads, userID)
 	if err != nil {
 		return Quota{}, fmt.Errorf("quota for user %d: %w", userID, classify(err))
 	}
@@ -154,7 +154,7 @@ func quotaForUser(ctx context.Context, db querier, userID int64) (Quota, error) 
 // UsageByUser sums the reservations of the user's active executions,
 // including those being cleaned up: their containers still hold resources.
 func (s *Store) UsageByUser(ctx context.Context, userID int64) (Usage, error) {
-	u, err := usageByUser(ctx, s.rdb, userID)
+	u, err := usageByUser(ctx, s.reads, userID)
 	if err != nil {
 		return Usage{}, fmt.Errorf("usage of user %d: %w", userID, err)
 	}

@@ -66,22 +66,43 @@ const serviceColumns = `s.id, s.execution_id, s.name, s.service_group, s.essenti
 	s.backend_status, s.backend_id, s.host, s.ip_address, s.dns_name, s.memory, s.milli_cores, s.restart_count,
 	s.error_message, s.exit_code`
 
-func scanService(row scanner) (Service, error) {
-	var (
-		sv       Service
-		exitCode sql.NullInt64
-	)
-	err := row.Scan(&sv.ID, &sv.ExecutionID, &sv.Name, &sv.Group, &sv.Essential, &sv.Description, &sv.Status,
+// serviceRow receives a service's columns and, from the join with ports,
+// one of its ports or NULLs when it has none.
+type serviceRow struct {
+	sv       Service
+	exitCode sql.NullInt64
+	portID   sql.NullInt64
+	number   sql.NullInt64
+	extPort  sql.NullInt64
+	proxy    sql.NullBool
+	strs     [4]sql.NullString // name, protocol, url_template, external_ip
+}
+
+func (r *serviceRow) dest() []any {
+	sv := &r.sv
+	return []any{&sv.ID, &sv.ExecutionID, &sv.Name, &sv.Group, &sv.Essential, &sv.Description, &sv.Status,
 		&sv.BackendStatus, &sv.BackendID, &sv.Host, &sv.IPAddress, &sv.DNSName, &sv.Memory, &sv.MilliCores, &sv.RestartCount,
-		&sv.ErrorMessage, &exitCode)
-	if err != nil {
-		return Service{}, err
-	}
-	if exitCode.Valid {
-		c := int(exitCode.Int64)
+		&sv.ErrorMessage, &r.exitCode,
+		&r.portID, &r.strs[0], &r.number, &r.strs[1], &r.strs[2], &r.proxy, &r.strs[3], &r.extPort}
+}
+
+func (r *serviceRow) service() Service {
+	sv := r.sv
+	if r.exitCode.Valid {
+		c := int(r.exitCode.Int64)
 		sv.ExitCode = &c
 	}
-	return sv, nil
+	return sv
+}
+
+// port returns the row's port, false when the service has none.
+func (r *serviceRow) port() (Port, bool) {
+	if !r.portID.Valid {
+		return Port{}, false
+	}
+	return Port{ID: r.portID.Int64, ServiceID: r.sv.ID, Name: r.strs[0].String, Number: int(r.number.Int64),
+		Protocol: r.strs[1].String, URLTemplate: r.strs[2].String, Proxy: r.proxy.Bool,
+		ExternalIP: r.strs[3].String, ExternalPort: int(r.extPort.Int64)}, true
 }
 
 func nullInt(p *int) any {
@@ -127,48 +148,32 @@ func insertService(ctx context.Context, tx *sql.Tx, executionID int64, sv *Servi
 }
 
 // services returns the services matching cond (over alias s), by ID, with
-// their ports.
+// their ports. One query joins the ports in, so that a service and its
+// ports are read in the same snapshot, and a status poll costs one query
+// instead of two.
 func (s *Store) services(ctx context.Context, cond string, a ...any) ([]Service, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT `+serviceColumns+` FROM services s WHERE `+cond+` ORDER BY s.id`, a...)
-	if err != nil {
-		return nil, err
-	}
-	var svs []Service
-	index := make(map[int64]int)
-	for rows.Next() {
-		sv, err := scanService(rows)
-		if err != nil {
-			rows.Close()
-			return nil, err
-		}
-		index[sv.ID] = len(svs)
-		svs = append(svs, sv)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	if len(svs) == 0 {
-		return svs, nil
-	}
-	rows, err = s.rdb.QueryContext(ctx, `SELECT p.id, p.service_id, p.name, p.number, p.protocol, p.url_template, p.proxy,
-		p.external_ip, p.external_port
-		FROM ports p JOIN services s ON s.id = p.service_id WHERE `+cond+` ORDER BY p.id`, a...)
+	rows, err := s.reads.QueryContext(ctx, `SELECT `+serviceColumns+`,
+		p.id, p.name, p.number, p.protocol, p.url_template, p.proxy, p.external_ip, p.external_port
+		FROM services s LEFT JOIN ports p ON p.service_id = s.id WHERE `+cond+` ORDER BY s.id, p.id`, a...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
+	var (
+		svs []Service
+		r   serviceRow
+	)
+	dest := r.dest()
 	for rows.Next() {
-		var p Port
-		err := rows.Scan(&p.ID, &p.ServiceID, &p.Name, &p.Number, &p.Protocol, &p.URLTemplate, &p.Proxy,
-			&p.ExternalIP, &p.ExternalPort)
-		if err != nil {
+		if err := rows.Scan(dest...); err != nil {
 			return nil, err
 		}
-		// A service created between the two queries has no entry: skip
-		// its ports rather than attach them to the wrong service.
-		if i, ok := index[p.ServiceID]; ok {
-			svs[i].Ports = append(svs[i].Ports, p)
+		if n := len(svs); n == 0 || svs[n-1].ID != r.sv.ID {
+			svs = append(svs, r.service())
+		}
+		if p, ok := r.port(); ok {
+			last := &svs[len(svs)-1]
+			last.Ports = append(last.Ports, p)
 		}
 	}
 	return svs, rows.Err()

@@ -36,7 +36,7 @@ func (s *Store) SessionByID(ctx context.Context, id string) (Session, error) {
 		sess   Session
 		userID sql.NullInt64
 	)
-	err := s.rdb.QueryRowContext(ctx, `SELECT id, user_id, data, expires_at FROM sessions
+	err := s.reads.QueryRowContext(ctx, `SELECT id, user_id, data, expires_at FROM sessions
 		WHERE id = $1 AND expires_at > $2`, id, dbTime(time.Now())).Scan(&sess.ID, &userID, &sess.Data, &sess.ExpiresAt)
 	if err != nil {
 		// The ID is a secret: keep it out of the message.

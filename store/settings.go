@@ -8,7 +8,7 @@ import (
 // Setting returns the value stored under key, or ErrNotFound.
 func (s *Store) Setting(ctx context.Context, key string) (string, error) {
 	var v string
-	if err := s.rdb.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = $1`, key).Scan(&v); err != nil {
+	if err := s.reads.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = $1`, key).Scan(&v); err != nil {
 		return "", fmt.Errorf("setting %s: %w", key, classify(err))
 	}
 	return v, nil

@@ -89,6 +89,10 @@ type Store struct {
 	// Go instead of spinning on the file lock, while readers run in parallel.
 	rdb *sql.DB
 	wdb *sql.DB
+	// reads runs the queries of the read methods: rdb itself on
+	// PostgreSQL, rdb through prepared statements on SQLite (stmts.go).
+	reads querier
+	stmts *stmtCache // nil on PostgreSQL
 }
 
 // Open connects to the database named by dbURL and applies the pending
@@ -129,7 +133,7 @@ func Open(ctx context.Context, dbURL, dataDir string) (*Store, error) {
 		db.SetMaxOpenConns(32)
 		db.SetMaxIdleConns(16)
 		db.SetConnMaxIdleTime(5 * time.Minute)
-		s = &Store{d: postgresDialect(), rdb: db, wdb: db}
+		s = &Store{d: postgresDialect(), rdb: db, wdb: db, reads: db}
 	default:
 		return nil, fmt.Errorf("open store: unsupported database URL %q (want postgres://, sqlite:// or file:)", redact(dbURL))
 	}
@@ -172,7 +176,8 @@ func openSQLite(name string) (*Store, error) {
 	rdb.SetMaxOpenConns(n)
 	rdb.SetMaxIdleConns(n)
 	rdb.SetConnMaxLifetime(0)
-	return &Store{d: sqliteDialect(), rdb: rdb, wdb: wdb}, nil
+	stmts := &stmtCache{db: rdb}
+	return &Store{d: sqliteDialect(), rdb: rdb, wdb: wdb, reads: stmts, stmts: stmts}, nil
 }
 
 // redact hides a password in a URL before it reaches an error message.
@@ -191,7 +196,11 @@ func redact(u string) string {
 
 // Close releases the connections.
 func (s *Store) Close() error {
-	err := s.wdb.Close()
+	var err error
+	if s.stmts != nil {
+		err = s.stmts.close()
+	}
+	err = errors.Join(err, s.wdb.Close())
 	if s.rdb != s.wdb {
 		err = errors.Join(err, s.rdb.Close())
 	}

@@ -56,7 +56,7 @@ func (s *Store) CreateToken(ctx context.Context, t *Token) (int64, error) {
 // caller decides what to say.
 func (s *Store) UserByTokenHash(ctx context.Context, hash string) (Token, User, error) {
 	var u userRow
-	row := s.rdb.QueryRowContext(ctx, `SELECT `+tokenColumns+`, `+userColumns+`
+	row := s.reads.QueryRowContext(ctx, `SELECT `+tokenColumns+`, `+userColumns+`
 		FROM tokens t JOIN users u ON u.id = t.user_id
 		WHERE t.hash = $1 AND (t.expires_at IS NULL OR t.expires_at > $2)`, hash, dbTime(time.Now()))
 	t, err := scanToken(row, u.dest()...)
@@ -68,7 +68,7 @@ func (s *Store) UserByTokenHash(ctx context.Context, hash string) (Token, User, 
 
 // ListTokens returns a user's tokens, newest first.
 func (s *Store) ListTokens(ctx context.Context, userID int64) ([]Token, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT `+tokenColumns+` FROM tokens t WHERE t.user_id = $1
+	rows, err := s.reads.QueryContext(ctx, `SELECT `+tokenColumns+` FROM tokens t WHERE t.user_id = $1
 		ORDER BY t.created_at DESC, t.id DESC`, userID)
 	if err != nil {
 		return nil, fmt.Errorf("list tokens of user %d: %w", userID, err)

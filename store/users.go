@@ -87,7 +87,7 @@ func (s *Store) CreateUser(ctx context.Context, u *User) (int64, error) {
 
 // UserByID returns the user with that ID.
 func (s *Store) UserByID(ctx context.Context, id int64) (User, error) {
-	u, err := scanUser(s.rdb.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users u WHERE u.id = $1`, id))
+	u, err := scanUser(s.reads.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users u WHERE u.id = $1`, id))
 	if err != nil {
 		return User{}, fmt.Errorf("user %d: %w", id, classify(err))
 	}
@@ -96,7 +96,7 @@ func (s *Store) UserByID(ctx context.Context, id int64) (User, error) {
 
 // UserByName returns the user with that username.
 func (s *Store) UserByName(ctx context.Context, username string) (User, error) {
-	u, err := scanUser(s.rdb.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users u WHERE u.username = $1`, username))
+	u, err := scanUser(s.reads.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users u WHERE u.username = $1`, username))
 	if err != nil {
 		return User{}, fmt.Errorf("user %s: %w", username, classify(err))
 	}
@@ -105,7 +105,7 @@ func (s *Store) UserByName(ctx context.Context, username string) (User, error) {
 
 // ListUsers returns every user, by username.
 func (s *Store) ListUsers(ctx context.Context) ([]User, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT `+userColumns+` FROM users u ORDER BY u.username`)
+	rows, err := s.reads.QueryContext(ctx, `SELECT `+userColumns+` FROM users u ORDER BY u.username`)
 	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
 	}
@@ -127,7 +127,7 @@ func (s *Store) ListUsers(ctx context.Context) ([]User, error) {
 // CountUsers returns how many users there are (zero on first start).
 func (s *Store) CountUsers(ctx context.Context) (int, error) {
 	var n int
-	if err := s.rdb.QueryRowContext(ctx, `SELECT COUNT(*) FROM users`).Scan(&n); err != nil {
+	if err := s.reads.QueryRowContext(ctx, `SELECT COUNT(*) FROM users`).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count users: %w", err)
 	}
 	return n, nil

@@ -122,7 +122,10 @@ func serve(ctx context.Context, c *Config, log *slog.Logger, ready chan<- string
 	if c.PublicURL != "" {
 		origins = append(origins, strings.TrimRight(c.PublicURL, "/"))
 	}
-	sessions, err := auth.NewSessions(st, auth.SessionConfig{Secret: secret, Secure: c.SecureCookies, TrustedOrigins: origins})
+	// One session cache for both origins' sessions, so that signing out or
+	// ending a user's sessions through either holds for both at once.
+	sessionCache := auth.NewSessionCache()
+	sessions, err := auth.NewSessions(st, auth.SessionConfig{Secret: secret, Secure: c.SecureCookies, TrustedOrigins: origins, Cache: sessionCache})
 	if err != nil {
 		return err
 	}
@@ -131,7 +134,7 @@ func serve(ctx context.Context, c *Config, log *slog.Logger, ready chan<- string
 		if c.ProxyListen == "" || c.ProxyBaseURL == "" {
 			return errors.New("proxy-listen and proxy-base-url go together: set both to serve services on their own origin")
 		}
-		proxySessions, err = auth.NewSessions(st, auth.SessionConfig{Secret: secret, Secure: c.SecureCookies, CookieName: "zoe_proxy"})
+		proxySessions, err = auth.NewSessions(st, auth.SessionConfig{Secret: secret, Secure: c.SecureCookies, CookieName: "zoe_proxy", Cache: sessionCache})
 		if err != nil {
 			return err
 		}
