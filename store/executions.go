@@ -55,6 +55,10 @@ type Execution struct {
 	StartedAt   *time.Time
 	EndedAt     *time.Time
 	UpdatedAt   time.Time
+	// Network is the network claimed for the execution from the pool of
+	// ready networks; empty means the name derived from its ID (or the
+	// shared network, when its services span hosts).
+	Network string
 	// Services is filled only by ActiveExecutions; use ExecutionServices
 	// otherwise.
 	Services []Service
@@ -81,7 +85,7 @@ type ExecutionFilter struct {
 }
 
 const executionColumns = `e.id, e.name, e.user_id, u.username, e.zapp_id, e.description, e.status, e.error_message,
-	e.size, e.memory, e.milli_cores, e.submitted_at, e.started_at, e.ended_at, e.updated_at`
+	e.size, e.memory, e.milli_cores, e.submitted_at, e.started_at, e.ended_at, e.updated_at, e.network`
 
 const executionFrom = ` FROM executions e JOIN users u ON u.id = e.user_id`
 
@@ -91,7 +95,7 @@ func scanExecution(row scanner) (Execution, error) {
 		started, end sql.NullTime
 	)
 	err := row.Scan(&e.ID, &e.Name, &e.UserID, &e.Username, &e.ZappID, &e.Description, &e.Status, &e.ErrorMessage,
-		&e.Size, &e.Memory, &e.MilliCores, &e.SubmittedAt, &started, &end, &e.UpdatedAt)
+		&e.Size, &e.Memory, &e.MilliCores, &e.SubmittedAt, &started, &end, &e.UpdatedAt, &e.Network)
 	if err != nil {
 		return Execution{}, err
 	}
