@@ -42,6 +42,13 @@ func engine(t *testing.T, name, variable string) docker.HostConfig {
 
 func newEnv(t *testing.T, hosts ...docker.HostConfig) *env {
 	t.Helper()
+	return newEnvConfig(t, nil, hosts...)
+}
+
+// newEnvConfig is newEnv with the manager's configuration changed by
+// configure first.
+func newEnvConfig(t *testing.T, configure func(*Config), hosts ...docker.HostConfig) *env {
+	t.Helper()
 	if len(hosts) == 0 {
 		hosts = []docker.HostConfig{engine(t, "h1", "ZOE_TEST_DOCKER_HOST")}
 	}
@@ -70,7 +77,11 @@ func newEnv(t *testing.T, hosts ...docker.HostConfig) *env {
 		t.Fatal(err)
 	}
 	e := &env{t: t, st: st, be: be, owner: owner, dep: dep}
-	e.m = New(st, be, sch, Config{Deployment: dep, Workspaces: t.TempDir(), Resync: 500 * time.Millisecond, Network: "zoe-shared-" + dep, LogDir: t.TempDir(), StopTimeout: 2 * time.Second})
+	cfg := Config{Deployment: dep, Workspaces: t.TempDir(), Resync: 500 * time.Millisecond, Network: "zoe-shared-" + dep, LogDir: t.TempDir(), StopTimeout: 2 * time.Second}
+	if configure != nil {
+		configure(&cfg)
+	}
+	e.m = New(st, be, sch, cfg)
 	e.m.Start(ctx)
 	t.Cleanup(func() {
 		e.m.Stop()
