@@ -43,6 +43,9 @@ func TestConfigPrecedence(t *testing.T) {
 		})
 	}
 	c, _, _ := loadConfig("serve", []string{"--config", file}, env(nil), &bytes.Buffer{})
+	if c.NetworkPool != 2 {
+		t.Errorf("got backend-network-pool %d, want 2 by default", c.NetworkPool)
+	}
 	if c.SchedulerPolicy != "SIZE" || c.LogFormat != "json" {
 		t.Errorf("got policy %q format %q, want SIZE json", c.SchedulerPolicy, c.LogFormat)
 	}
@@ -72,6 +75,7 @@ func TestConfigErrorsNameTheOption(t *testing.T) {
 		{"bad env value", func() []string { return nil }, map[string]string{"ZOE_MAX_MEMORY_LIMIT": "huge"}, "ZOE_MAX_MEMORY_LIMIT"},
 		{"bad enum flag", func() []string { return []string{"--scheduler-policy", "LIFO"} }, nil, "scheduler-policy"},
 		{"bad duration", func() []string { return []string{"--shutdown-timeout", "soon"} }, nil, "shutdown-timeout"},
+		{"negative pool", func() []string { return []string{"--backend-network-pool", "-1"} }, nil, "backend-network-pool"},
 		{"missing file", func() []string { return []string{"--config", filepath.Join(dir, "nope.conf")} }, nil, "nope.conf"},
 	}
 	for _, tt := range tests {
