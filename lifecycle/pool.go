@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"sync"
@@ -147,7 +148,7 @@ func (m *Manager) claimNetwork(ctx context.Context, e *store.Execution, host str
 		return "", false
 	}
 	// The record comes before the pending mark goes: the sweep reads the
-	// pool first and the store second, so it always sees one of them.
+	// pool before the store, so it always sees one of them.
 	err := m.st.SetExecutionNetwork(ctx, e.ID, name)
 	m.pool.done(host, name, false)
 	if err != nil {
@@ -188,7 +189,7 @@ func (m *Manager) fillPool(ctx context.Context) {
 	go func() {
 		defer m.work.Done()
 		defer m.pool.filled()
-		for _, h := range sortedKeys(need) {
+		for _, h := range slices.Sorted(maps.Keys(need)) {
 			for range need[h] {
 				name := m.poolName()
 				m.pool.reserve(name)
@@ -253,13 +254,4 @@ func (m *Manager) unclaimed(ctx context.Context, host string) ([]string, error) 
 	idle = slices.DeleteFunc(idle, func(n string) bool { return recorded[n] })
 	sort.Strings(idle)
 	return idle, nil
-}
-
-func sortedKeys(m map[string]int) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }

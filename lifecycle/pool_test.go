@@ -3,6 +3,7 @@ package lifecycle
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os/exec"
 	"slices"
 	"sort"
@@ -207,5 +208,57 @@ func TestNetworkPoolAfterRestart(t *testing.T) {
 	}
 	if got, want := e.attached(xa.Network), e.containerNames(a); !slices.Equal(got, want) {
 		t.Errorf("containers on %s: got %v, want %v", xa.Network, got, want)
+	}
+}
+
+func TestPoolBookkeeping(t *testing.T) {
+	p := newPool(2)
+	if got := p.short([]string{"h1", "h2"}); !maps.Equal(got, map[string]int{"h1": 2, "h2": 2}) {
+		t.Errorf("short on an empty pool: got %v, want 2 for each host", got)
+	}
+	if got := p.short([]string{"h1"}); len(got) > 0 {
+		t.Errorf("short while filling: got %v, want nothing (one fill at a time)", got)
+	}
+	p.reserve("n1")
+	if !p.known()["n1"] {
+		t.Error("a network being made is not known: the sweep would remove it")
+	}
+	p.done("h1", "n1", true)
+	p.reserve("n2")
+	p.done("h1", "n2", true)
+	p.reserve("n3")
+	p.done("h1", "n3", false) // making it failed
+	p.filled()
+	if got := p.short([]string{"h1"}); len(got) > 0 {
+		t.Errorf("short on a full pool: got %v, want nothing", got)
+	}
+
+	name, ok := p.take("h1")
+	if !ok || name != "n1" || !p.known()["n1"] {
+		t.Errorf("take: got %q %v, want n1, still known until done", name, ok)
+	}
+	p.done("h1", name, false)
+	if _, ok := p.take("h2"); ok {
+		t.Error("take on a host with no ready network: got one")
+	}
+
+	tests := []struct {
+		name          string
+		before, exist map[string]bool
+		want          []string
+	}{
+		{"listed", map[string]bool{"n2": true}, map[string]bool{"n2": true}, []string{"n2"}},
+		{"made after the list", map[string]bool{}, map[string]bool{}, []string{"n2"}},
+		{"removed behind Zoe's back", map[string]bool{"n2": true}, map[string]bool{}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			q := newPool(2)
+			q.done("h1", "n2", true)
+			q.forget("h1", tt.before, tt.exist)
+			if got := q.ready["h1"]; !slices.Equal(got, tt.want) {
+				t.Errorf("got ready %v, want %v", got, tt.want)
+			}
+		})
 	}
 }
