@@ -24,6 +24,13 @@ const (
 
 	// ManagedBy is the value of LabelManagedBy.
 	ManagedBy = "zoe"
+
+	// LabelPool marks a network made ahead of need, for the pool of ready
+	// networks; its value is PoolReady. Labels cannot change once a
+	// network exists, so the label says only where a network came from:
+	// whether an execution has claimed it is recorded in the store.
+	LabelPool = "zoe.pool"
+	PoolReady = "ready"
 )
 
 // LabelDisabled in a host's labels keeps the scheduler from placing anything
@@ -79,6 +86,14 @@ type Published struct {
 	Protocol string // "tcp" or "udp"
 	HostIP   string // the host address the port is bound to (0.0.0.0: all); users connect through the host's external address
 	HostPort int
+}
+
+// Network is a network of this deployment as an engine reports it.
+type Network struct {
+	Name   string
+	Labels map[string]string
+	// Containers is how many containers are attached to it now.
+	Containers int
 }
 
 // Container is a container of this deployment as an engine reports it.

@@ -34,6 +34,7 @@ type Backend interface {
 	RemoveNetwork(ctx context.Context, host, name string) error
 	Networks(ctx context.Context, host string) ([]string, error)
 	EnsureImage(ctx context.Context, host, image string, progress func(backend.PullProgress)) (pulled bool, err error)
+	PoolNetworks(ctx context.Context, host string) ([]backend.Network, error)
 	Start(ctx context.Context, host string, spec backend.ServiceSpec) (backend.Started, error)
 	Remove(ctx context.Context, host, containerID string) error
 	Stop(ctx context.Context, host, containerID string, timeout time.Duration) error
@@ -62,6 +63,10 @@ type Config struct {
 	// Network is the Docker network shared by executions that span several
 	// hosts; one-host executions get a bridge of their own.
 	Network string
+	// NetworkPool is how many ready bridge networks to keep per host for
+	// one-host executions to claim, instead of creating their own at
+	// launch; 0 disables the pool.
+	NetworkPool int
 	// Resync is how often hosts are checked and containers reconciled when
 	// nothing else triggers a pass.
 	Resync time.Duration
@@ -98,12 +103,15 @@ type Manager struct {
 
 	mu       sync.Mutex
 	inflight map[int64]bool // executions whose containers are being started or stopped
+	starting int            // of those, how many are being started
 	bypass   map[int64]int
 	waits    map[int64]scheduler.Wait
 	phases   map[int64]map[string]Phase // by execution, then service
 	pulls    map[int64]pullScope
 	counters Counters
 	hosts    []backend.HostStatus
+
+	pool *pool // ready networks
 }
 
 // Counters count what happened since start, for the portal and the API.
@@ -138,6 +146,7 @@ func New(st *store.Store, be Backend, sch *scheduler.Scheduler, cfg Config) *Man
 		waits:    map[int64]scheduler.Wait{},
 		phases:   map[int64]map[string]Phase{},
 		pulls:    map[int64]pullScope{},
+		pool:     newPool(cfg.NetworkPool),
 	}
 }
 
@@ -160,6 +169,7 @@ func (m *Manager) Start(ctx context.Context) {
 	if err := m.recover(ctx); err != nil {
 		m.log.Error("recovering executions after restart", "err", err)
 	}
+	m.adoptPool(ctx)
 	events := m.be.Events(ctx)
 	go func() {
 		defer close(m.done)
@@ -189,6 +199,7 @@ func (m *Manager) Start(ctx context.Context) {
 			if err := m.runOnce(ctx); err != nil && ctx.Err() == nil {
 				m.log.Error("lifecycle pass failed", "err", err)
 			}
+			m.fillPool(ctx)
 		}
 	}()
 }

@@ -240,10 +240,18 @@ func (m *Manager) apply(ctx context.Context, execs []store.Execution, plan sched
 			}
 			todo = append(todo, s)
 		}
+		m.mu.Lock()
+		m.starting++
+		m.mu.Unlock()
 		m.work.Add(1)
 		go func() {
 			defer m.work.Done()
 			defer m.release(id)
+			defer func() {
+				m.mu.Lock()
+				m.starting--
+				m.mu.Unlock()
+			}()
 			m.startServices(context.WithoutCancel(ctx), e, todo)
 		}()
 	}
@@ -271,7 +279,19 @@ func (m *Manager) startServices(ctx context.Context, e store.Execution, todo []s
 		hosts[h.Name] = h
 	}
 	network := m.networkFor(e, todo)
-	for h := range usedHosts(todo) {
+	hostsUsed := usedHosts(todo)
+	if e.Status == store.StatusQueued && e.Network == "" && len(hostsUsed) == 1 {
+		// A first start on one host: a ready network saves creating one.
+		// Later starts (elastic services) join whatever network it got.
+		for h := range hostsUsed {
+			if name, ok := m.claimNetwork(ctx, &e, h); ok {
+				network = name
+			}
+		}
+	}
+	for h := range hostsUsed {
+		// Cheap for a claimed network (it exists: one inspect), and it
+		// brings back one removed behind Zoe's back.
 		if err := m.be.EnsureNetwork(ctx, h, network, m.labels(e, owner, "")); err != nil {
 			m.fail(ctx, e, fmt.Sprintf("network %s on host %s: %v", network, h, err), backend.IsRetryable(err))
 			return
@@ -664,34 +684,57 @@ func sortWaits(ws []scheduler.Wait) {
 
 var _ = time.Second
 
-// sweepNetworks removes this deployment's execution networks whose
-// execution is no longer active: left behind when a create request was
-// finished by an engine after the process that sent it died.
+// sweepNetworks removes this deployment's networks that neither an
+// active execution nor the pool holds: left behind when a create request
+// was finished by an engine after the process that sent it died, when a
+// removal failed because a container was still attached, or when a
+// previous process's ready networks were not taken back. It also drops
+// from the pool ready networks someone removed.
 func (m *Manager) sweepNetworks(ctx context.Context) {
+	// Order matters. The engines are listed first: the pool marks a
+	// network pending before making it, so any network listed is known to
+	// the pool read next, or recorded in the store read after it (a claim
+	// is recorded before it leaves the pool).
+	before := m.pool.known()
+	names := map[string][]string{}
+	for _, h := range m.be.Status() {
+		if !h.Online {
+			continue
+		}
+		ns, err := m.be.Networks(ctx, h.Name)
+		if err != nil {
+			continue
+		}
+		names[h.Name] = ns
+	}
+	pooled := m.pool.known()
 	active, err := m.st.ActiveExecutions(ctx)
 	if err != nil {
 		return
 	}
 	live := map[string]bool{}
 	for _, e := range active {
-		live[fmt.Sprintf("zoe-%s-%d", m.cfg.Deployment, e.ID)] = true
+		live[m.ownNetwork(e.ID)] = true
+		if e.Network != "" {
+			live[e.Network] = true
+		}
 	}
 	prefix := "zoe-" + m.cfg.Deployment + "-"
-	for _, h := range m.be.Status() {
-		if !h.Online {
-			continue
+	for h, ns := range names {
+		exist := make(map[string]bool, len(ns))
+		for _, n := range ns {
+			exist[n] = true
 		}
-		names, err := m.be.Networks(ctx, h.Name)
-		if err != nil {
-			continue
-		}
-		for _, n := range names {
-			id, err := strconv.ParseInt(strings.TrimPrefix(n, prefix), 10, 64)
-			if !strings.HasPrefix(n, prefix) || err != nil || live[n] || m.busy(id) {
+		m.pool.forget(h, before, exist)
+		for _, n := range ns {
+			if !strings.HasPrefix(n, prefix) || n == m.cfg.Network || live[n] || pooled[n] {
 				continue
 			}
-			if err := m.be.RemoveNetwork(ctx, h.Name, n); err == nil {
-				m.log.Info("removed the network of an ended execution", "host", h.Name, "network", n)
+			if id, err := strconv.ParseInt(strings.TrimPrefix(n, prefix), 10, 64); err == nil && m.busy(id) {
+				continue
+			}
+			if err := m.be.RemoveNetwork(ctx, h, n); err == nil {
+				m.log.Info("removed a network no execution holds", "host", h, "network", n)
 			}
 		}
 	}

@@ -65,12 +65,23 @@ func ProxyPath(prefix string, execution int64, instance string, port int) string
 
 // networkFor names the network of e: a bridge of its own when all its
 // services are on one host (so executions cannot reach each other), the
-// configured shared network when they span hosts.
+// configured shared network when they span hosts. Its own bridge is the
+// one it claimed from the pool when the store records one, and otherwise
+// the one named after it (as for every execution started before the pool).
 func (m *Manager) networkFor(e store.Execution, services []store.Service) string {
 	if len(usedHosts(services)) > 1 && m.cfg.Network != "" {
 		return m.cfg.Network
 	}
-	return fmt.Sprintf("zoe-%s-%d", m.cfg.Deployment, e.ID)
+	if e.Network != "" {
+		return e.Network
+	}
+	return m.ownNetwork(e.ID)
+}
+
+// ownNetwork is the name of the bridge made for execution id at launch
+// when it claimed none from the pool.
+func (m *Manager) ownNetwork(id int64) string {
+	return fmt.Sprintf("zoe-%s-%d", m.cfg.Deployment, id)
 }
 
 func (m *Manager) labels(e store.Execution, owner store.User, service string) map[string]string {

@@ -64,6 +64,10 @@ type Execution struct {
 	// LastActiveAt is the latest use known besides proxy traffic: an
 	// extension, or activity a service reported.
 	LastActiveAt *time.Time
+	// Network is the network claimed for the execution from the pool of
+	// ready networks; empty means the name derived from its ID (or the
+	// shared network, when its services span hosts).
+	Network string
 	// Services is filled only by ActiveExecutions; use ExecutionServices
 	// otherwise.
 	Services []Service
@@ -91,7 +95,7 @@ type ExecutionFilter struct {
 
 const executionColumns = `e.id, e.name, e.user_id, u.username, e.zapp_id, e.description, e.status, e.error_message,
 	e.size, e.memory, e.milli_cores, e.submitted_at, e.started_at, e.ended_at, e.updated_at,
-	e.idle_timeout_seconds, e.activity, e.last_active_at`
+	e.idle_timeout_seconds, e.activity, e.last_active_at, e.network`
 
 const executionFrom = ` FROM executions e JOIN users u ON u.id = e.user_id`
 
@@ -103,7 +107,7 @@ func scanExecution(row scanner) (Execution, error) {
 	)
 	err := row.Scan(&e.ID, &e.Name, &e.UserID, &e.Username, &e.ZappID, &e.Description, &e.Status, &e.ErrorMessage,
 		&e.Size, &e.Memory, &e.MilliCores, &e.SubmittedAt, &started, &end, &e.UpdatedAt,
-		&idle, &e.Activity, &active)
+		&idle, &e.Activity, &active, &e.Network)
 	if err != nil {
 		return Execution{}, err
 	}

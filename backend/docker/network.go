@@ -129,6 +129,36 @@ func (b *Backend) Networks(ctx context.Context, hostName string) ([]string, erro
 	return out, nil
 }
 
+// PoolNetworks lists this deployment's networks on host that were made
+// for the pool of ready networks (backend.LabelPool), with how many
+// containers each has attached, so that a restarted Zoe can tell the ones
+// it may hand out again.
+func (b *Backend) PoolNetworks(ctx context.Context, hostName string) ([]backend.Network, error) {
+	h, err := b.host(ctx, hostName)
+	if err != nil {
+		return nil, err
+	}
+	f := b.filter()
+	f.Add("label", backend.LabelPool+"="+backend.PoolReady)
+	ns, err := h.cli.NetworkList(ctx, network.ListOptions{Filters: f})
+	if err != nil {
+		return nil, fmt.Errorf("list networks on %s: %w", hostName, classify(err))
+	}
+	out := make([]backend.Network, 0, len(ns))
+	for _, n := range ns {
+		// Listing leaves out the attached containers: only inspecting
+		// tells them.
+		in, err := h.cli.NetworkInspect(ctx, n.ID, network.InspectOptions{})
+		if err := classify(err); isNotFound(err) {
+			continue
+		} else if err != nil {
+			return nil, fmt.Errorf("inspect network %s on %s: %w", n.Name, hostName, err)
+		}
+		out = append(out, backend.Network{Name: in.Name, Labels: in.Labels, Containers: len(in.Containers)})
+	}
+	return out, nil
+}
+
 // labels are the caller's labels plus the two that make an object this
 // deployment's, which the caller cannot override.
 func (b *Backend) labels(extra map[string]string) map[string]string {

@@ -57,12 +57,13 @@ func main() {
 	runs := flag.Int("runs", 10, "sequential launches of each kind")
 	parallel := flag.Int("parallel", 20, "launches at once")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the Zoe launches to this file")
+	pool := flag.Int("pool", 2, "ready networks Zoe keeps per host (backend-network-pool; 2 is zoe serve's default, 0 makes each at launch)")
 	flag.Parse()
 	if *host == "" {
 		fmt.Fprintln(os.Stderr, "launch: no Docker engine: set ZOE_TEST_DOCKER_HOST or -docker (scripts/bench.sh does)")
 		os.Exit(2)
 	}
-	if err := run(*host, *runs, *parallel, *cpuprofile); err != nil {
+	if err := run(*host, *runs, *parallel, *pool, *cpuprofile); err != nil {
 		fmt.Fprintln(os.Stderr, "launch:", err)
 		os.Exit(1)
 	}
@@ -78,13 +79,14 @@ type bench struct {
 	net   string // the raw runs' pre-made network
 	desc  *zapp.Description
 	http  *http.Client
+	pool  int // ready networks per host
 
 	launched chan time.Time // a Zoe execution reached running
 }
 
-func run(host string, runs, parallel int, cpuprofile string) error {
+func run(host string, runs, parallel, pool int, cpuprofile string) error {
 	ctx := context.Background()
-	b, cleanup, err := setup(ctx, host)
+	b, cleanup, err := setup(ctx, host, pool)
 	defer cleanup()
 	if err != nil {
 		return err
@@ -113,6 +115,7 @@ func run(host string, runs, parallel int, cpuprofile string) error {
 	var zoeRun, zoeUp, rawRun, rawUp, netRun, netUp []time.Duration
 	calls := map[string][]callTime{}
 	var other []time.Duration
+	pooled := 0
 	for i := range runs {
 		r, err := b.raw(ctx, b.net)
 		if err != nil {
@@ -129,10 +132,13 @@ func run(host string, runs, parallel int, cpuprofile string) error {
 			return fmt.Errorf("launch %d: %w", i, err)
 		}
 		zoeRun, zoeUp = append(zoeRun, r.running), append(zoeUp, r.answers)
+		if r.pooled {
+			pooled++
+		}
 		var inCalls time.Duration
 		for name, c := range r.calls {
 			calls[name] = append(calls[name], c)
-			if name != "List (in passes)" && name != "Check" {
+			if name != "List (in passes)" && name != "Check" && name != topUp {
 				inCalls += c.total
 			}
 		}
@@ -157,11 +163,12 @@ func run(host string, runs, parallel int, cpuprofile string) error {
 		rawRun: load.Summarise(rawRun), rawUp: load.Summarise(rawUp),
 		netRun: load.Summarise(netRun), netUp: load.Summarise(netUp),
 		parRaw: pr, parNet: pn, parZoe: pz, calls: calls, other: load.Summarise(other),
+		pool: b.pool, pooled: pooled,
 	})
 	return nil
 }
 
-func setup(ctx context.Context, host string) (*bench, func(), error) {
+func setup(ctx context.Context, host string, pool int) (*bench, func(), error) {
 	var undo []func()
 	cleanup := func() {
 		for i := len(undo) - 1; i >= 0; i-- {
@@ -183,7 +190,7 @@ func setup(ctx context.Context, host string) (*bench, func(), error) {
 	rnd := make([]byte, 4)
 	_, _ = rand.Read(rnd)
 	dep := "bench" + hex.EncodeToString(rnd)
-	b := &bench{cli: cli, dep: dep, net: "zoe-bench-raw-" + dep, launched: make(chan time.Time, 64),
+	b := &bench{cli: cli, dep: dep, net: "zoe-bench-raw-" + dep, pool: pool, launched: make(chan time.Time, 64),
 		http: &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}}
 
 	if _, err := cli.NetworkCreate(ctx, b.net, network.CreateOptions{Driver: "bridge", Labels: map[string]string{"zoe.bench": dep}}); err != nil {
@@ -218,7 +225,7 @@ func setup(ctx context.Context, host string) (*bench, func(), error) {
 	// timeout: httpd ignores SIGTERM and every run waits for its removal.
 	b.m = lifecycle.New(b.st, b.be, sch, lifecycle.Config{
 		Deployment: dep, Workspaces: tmp + "/workspaces", Network: "zoe-" + dep, LogDir: tmp + "/logs",
-		Resync: 10 * time.Second, StopTimeout: time.Second, Logger: quiet,
+		Resync: 10 * time.Second, StopTimeout: time.Second, Logger: quiet, NetworkPool: pool,
 		OnLaunch: func(time.Duration) { b.launched <- time.Now() },
 	})
 	b.m.Start(ctx)
@@ -227,6 +234,11 @@ func setup(ctx context.Context, host string) (*bench, func(), error) {
 		cs, _ := be.List(context.Background())
 		for _, c := range cs {
 			_ = be.Remove(context.Background(), c.Host, c.ID)
+		}
+		// The pool's ready networks, and any an execution left.
+		ns, _ := be.Networks(context.Background(), "h1")
+		for _, n := range ns {
+			_ = be.RemoveNetwork(context.Background(), "h1", n)
 		}
 	})
 
@@ -247,6 +259,7 @@ func setup(ctx context.Context, host string) (*bench, func(), error) {
 type result struct {
 	running, answers time.Duration
 	calls            map[string]callTime // Zoe only: back-end time by call
+	pooled           bool                // Zoe only: it claimed a ready network
 }
 
 // raw creates and starts the container as `docker run -d` would, on
@@ -362,6 +375,11 @@ func (b *bench) zoe(ctx context.Context) (result, error) {
 		return result{}, fmt.Errorf("execution %d not running after 60 s", id)
 	}
 	r.calls = b.be.stop(t0.Add(r.running))
+	x, err := b.st.Execution(ctx, id)
+	if err != nil {
+		return result{}, err
+	}
+	r.pooled = x.Network != ""
 	ss, err := b.st.ExecutionServices(ctx, id)
 	if err != nil {
 		return result{}, err
@@ -417,6 +435,7 @@ func (b *bench) end(ctx context.Context, ids ...int64) error {
 type parallel struct {
 	each     load.Summary
 	makespan time.Duration
+	pooled   int // Zoe only: launches that claimed a ready network
 }
 
 // rawParallel is n raw runs at once, on the pre-made network or each on a
@@ -486,6 +505,15 @@ func (b *bench) zoeParallel(ctx context.Context, n int) (parallel, error) {
 		}
 	}
 	p := parallel{each: load.Summarise(ds), makespan: ds[len(ds)-1]}
+	for _, id := range ids {
+		x, err := b.st.Execution(ctx, id)
+		if err != nil {
+			return parallel{}, err
+		}
+		if x.Network != "" {
+			p.pooled++
+		}
+	}
 	return p, b.end(ctx, ids...)
 }
 
@@ -494,6 +522,7 @@ type table struct {
 	parRaw, parNet, parZoe                      parallel
 	calls                                       map[string][]callTime
 	other                                       load.Summary
+	pool, pooled                                int // pool size; sequential launches that claimed a ready network
 }
 
 func report(w io.Writer, host string, runs, n int, t table) {
@@ -506,15 +535,15 @@ func report(w io.Writer, host string, runs, n int, t table) {
 	}
 	row("raw create+start, network made beforehand (the limit)", t.rawRun, t.rawUp)
 	row("raw network create + create+start (Zoe's per-execution network)", t.netRun, t.netUp)
-	row("Zoe: Submit → running (lifecycle.Manager, SQLite)", t.zoeRun, t.zoeUp)
-	fmt.Fprintf(w, "\nRatio Zoe / limit (medians): to running %s, to endpoint %s. Against raw with its own network: %s and %s.\n\n",
+	row(fmt.Sprintf("Zoe: Submit → running (lifecycle.Manager, SQLite, pool of %d ready networks)", t.pool), t.zoeRun, t.zoeUp)
+	fmt.Fprintf(w, "\n%d of %d sequential Zoe launches claimed a ready network. Ratio Zoe / limit (medians): to running %s, to endpoint %s. Against raw with its own network: %s and %s.\n\n", t.pooled, runs,
 		load.Ratio(float64(t.zoeRun.P50), float64(t.rawRun.P50)), load.Ratio(float64(t.zoeUp.P50), float64(t.rawUp.P50)),
 		load.Ratio(float64(t.zoeRun.P50), float64(t.netRun.P50)), load.Ratio(float64(t.zoeUp.P50), float64(t.netUp.P50)))
 
 	fmt.Fprintf(w, "| %d at once (ms from the first request) | each to running: median | min / p25 / p75 / max | last one running |\n|---|---|---|---|\n", n)
 	fmt.Fprintf(w, "| raw create+start, one network made beforehand (the limit) | %s | %s | %s |\n", load.Ms(t.parRaw.each.P50), t.parRaw.each.Spread(), load.Ms(t.parRaw.makespan))
 	fmt.Fprintf(w, "| raw network create + create+start | %s | %s | %s |\n", load.Ms(t.parNet.each.P50), t.parNet.each.Spread(), load.Ms(t.parNet.makespan))
-	fmt.Fprintf(w, "| Zoe | %s | %s | %s |\n", load.Ms(t.parZoe.each.P50), t.parZoe.each.Spread(), load.Ms(t.parZoe.makespan))
+	fmt.Fprintf(w, "| Zoe (%d claimed a ready network) | %s | %s | %s |\n", t.parZoe.pooled, load.Ms(t.parZoe.each.P50), t.parZoe.each.Spread(), load.Ms(t.parZoe.makespan))
 	fmt.Fprintf(w, "\nRatio Zoe / limit, %d at once: median %s, last one %s. Against raw runs with their own networks: %s and %s.\n\n", n,
 		load.Ratio(float64(t.parZoe.each.P50), float64(t.parRaw.each.P50)), load.Ratio(float64(t.parZoe.makespan), float64(t.parRaw.makespan)),
 		load.Ratio(float64(t.parZoe.each.P50), float64(t.parNet.each.P50)), load.Ratio(float64(t.parZoe.makespan), float64(t.parNet.makespan)))

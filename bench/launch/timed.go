@@ -10,6 +10,10 @@ import (
 	"github.com/zoe-analytics/zoe/backend/docker"
 )
 
+// topUp names the pool's background network creations, which may overlap
+// a launch but are not part of it.
+const topUp = "EnsureNetwork of the pool's top-up (background, after a launch)"
+
 // timedBackend is the docker back-end with a stopwatch on every call the
 // lifecycle makes, so that a launch can be broken down by call.
 type timedBackend struct {
@@ -73,7 +77,11 @@ func (b *timedBackend) Check(ctx context.Context) []backend.HostStatus {
 }
 
 func (b *timedBackend) EnsureNetwork(ctx context.Context, host, name string, labels map[string]string) error {
-	defer b.time("EnsureNetwork")()
+	if labels[backend.LabelPool] == backend.PoolReady {
+		defer b.time(topUp)()
+	} else {
+		defer b.time("EnsureNetwork")()
+	}
 	return b.Backend.EnsureNetwork(ctx, host, name, labels)
 }
 

@@ -32,6 +32,7 @@ type Config struct {
 	WorkspaceDeploymentPath string
 	AdditionalVolumes       string
 	NetworkName             string
+	NetworkPool             int
 	FSGroupID               int
 
 	BackendDockerConfigFile string
@@ -112,6 +113,20 @@ func integer(p func(*Config) *int) (func(*Config, string) error, func(*Config) s
 		func(c *Config) string { return strconv.Itoa(*p(c)) }
 }
 
+// count is integer for quantities that cannot be negative.
+func count(p func(*Config) *int) (func(*Config, string) error, func(*Config) string) {
+	set, get := integer(p)
+	return func(c *Config, v string) error {
+		if err := set(c, v); err != nil {
+			return err
+		}
+		if *p(c) < 0 {
+			return errors.New("must not be negative")
+		}
+		return nil
+	}, get
+}
+
 func float(p func(*Config) *float64) (func(*Config, string) error, func(*Config) string) {
 	return func(c *Config, v string) error {
 			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
@@ -177,6 +192,7 @@ func options() []option {
 		opt("backend-docker-config-file", "", "hosts file (INI) listing the Docker engines; empty for the local engine (DOCKER_HOST or the default socket)", pair(str(func(c *Config) *string { return &c.BackendDockerConfigFile }))...),
 		opt("backend-image-pull", "missing", "pull an image a host lacks when a service is started there (missing), or fail with an error naming image and host (never)", pair(oneOf(func(c *Config) *string { return &c.BackendImagePull }, "missing", "never"))...),
 		opt("backend-image-pull-timeout", "10m", "longest one image pull may take", pair(duration(func(c *Config) *time.Duration { return &c.BackendPullTimeout }))...),
+		opt("backend-network-pool", "2", "ready bridge networks kept on each host, so that a one-host execution claims one instead of waiting for its own to be made; 0 makes each at launch", pair(count(func(c *Config) *int { return &c.NetworkPool }))...),
 		opt("host-check-interval", "10s", "how often each Docker engine is checked and re-synchronised", pair(duration(func(c *Config) *time.Duration { return &c.HostCheckInterval }))...),
 		opt("scheduler-policy", "FIFO", "queue order: FIFO, SIZE or DYNSIZE", pair(oneOf(func(c *Config) *string { return &c.SchedulerPolicy }, "FIFO", "SIZE", "DYNSIZE"))...),
 		opt("placement-policy", "average", "placement of services on hosts: average (spread), waterfill (pack) or random", pair(oneOf(func(c *Config) *string { return &c.PlacementPolicy }, "average", "waterfill", "random"))...),

@@ -43,6 +43,9 @@ func TestConfigPrecedence(t *testing.T) {
 		})
 	}
 	c, _, _ := loadConfig("serve", []string{"--config", file}, env(nil), &bytes.Buffer{})
+	if c.NetworkPool != 2 {
+		t.Errorf("got backend-network-pool %d, want 2 by default", c.NetworkPool)
+	}
 	if c.SchedulerPolicy != "SIZE" || c.LogFormat != "json" {
 		t.Errorf("got policy %q format %q, want SIZE json", c.SchedulerPolicy, c.LogFormat)
 	}
@@ -73,6 +76,7 @@ func TestConfigErrorsNameTheOption(t *testing.T) {
 		{"bad enum flag", func() []string { return []string{"--scheduler-policy", "LIFO"} }, nil, "scheduler-policy"},
 		{"bad image pull", func() []string { return []string{"--backend-image-pull", "always"} }, nil, `backend-image-pull="always": must be one of missing, never`},
 		{"bad duration", func() []string { return []string{"--shutdown-timeout", "soon"} }, nil, "shutdown-timeout"},
+		{"negative pool", func() []string { return []string{"--backend-network-pool", "-1"} }, nil, "backend-network-pool"},
 		{"missing file", func() []string { return []string{"--config", filepath.Join(dir, "nope.conf")} }, nil, "nope.conf"},
 	}
 	for _, tt := range tests {

@@ -103,6 +103,7 @@ func serve(ctx context.Context, c *Config, log *slog.Logger, ready chan<- string
 		AdditionalVolumes: vols,
 		FSGroupID:         c.FSGroupID,
 		Network:           c.NetworkName,
+		NetworkPool:       c.NetworkPool,
 		Resync:            c.HostCheckInterval,
 		LogDir:            filepath.Join(c.DataDir, "logs"),
 		Logger:            log,

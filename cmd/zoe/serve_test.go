@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -78,8 +79,23 @@ func startServe(t *testing.T, args ...string) (addr string, logs *syncBuffer, st
 			}
 		})
 	}
+	// Cleanups run last first: the ready networks go once serve has ended.
+	t.Cleanup(func() { removePoolNetworks(t, c.DeploymentName) })
 	t.Cleanup(stop)
 	return "http://" + addr, logs, stop
+}
+
+// removePoolNetworks removes the ready networks serve keeps for launches
+// (backend-network-pool): a later serve would take them back, but tests
+// leave nothing on the shared engine.
+func removePoolNetworks(t *testing.T, dep string) {
+	host := os.Getenv("ZOE_TEST_DOCKER_HOST")
+	out, _ := exec.Command("docker", "-H", host, "network", "ls", "-q", "--filter", "label=zoe.deployment="+dep, "--filter", "label=zoe.pool=ready").Output()
+	if ids := strings.Fields(string(out)); len(ids) > 0 {
+		if out, err := exec.Command("docker", append([]string{"-H", host, "network", "rm"}, ids...)...).CombinedOutput(); err != nil {
+			t.Logf("remove the ready networks of %s: %v\n%s", dep, err, out)
+		}
+	}
 }
 
 func get(t *testing.T, u string) (int, string) {
