@@ -14,6 +14,7 @@ import (
 	"github.com/PuerkitoBio/goquery"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/zoe-analytics/zoe/lifecycle"
 	"github.com/zoe-analytics/zoe/store"
 )
 
@@ -279,7 +280,10 @@ func TestExecutionStopsAt(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	srv := New(Deps{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Store: st})
+	// A lifecycle that never starts: it only answers when executions stop.
+	// No role has an idle timeout, so the run-time limit alone decides.
+	lc := lifecycle.New(st, nil, nil, lifecycle.Config{})
+	srv := New(Deps{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Store: st, Lifecycle: lc})
 	limited := store.Quota{Name: "two-hours", RuntimeLimit: 2 * time.Hour}
 	if _, err := st.CreateQuota(ctx, &limited); err != nil {
 		t.Fatal(err)
