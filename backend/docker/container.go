@@ -45,6 +45,14 @@ func (b *Backend) Start(ctx context.Context, hostName string, spec backend.Servi
 	}
 	cfg, hc, nc := b.containerConfig(h, spec)
 	created, err := h.cli.ContainerCreate(ctx, cfg, hc, nc, nil, spec.Name)
+	if err != nil && strings.Contains(err.Error(), "is ambiguous") && spec.Network != "" {
+		// Two networks of the execution's name: a create request of a Zoe
+		// killed mid-start that the engine finished after EnsureNetwork had
+		// made the network again. Keep one and try once more.
+		if derr := b.dedupe(ctx, h, spec.Network); derr == nil {
+			created, err = h.cli.ContainerCreate(ctx, cfg, hc, nc, nil, spec.Name)
+		}
+	}
 	if err != nil {
 		err = classify(err)
 		if isConflict(err) {
