@@ -36,13 +36,6 @@ func (b *Backend) Start(ctx context.Context, hostName string, spec backend.Servi
 	if err := validate(spec); err != nil {
 		return backend.Started{}, fmt.Errorf("start %s on %s: %w", spec.Name, hostName, err)
 	}
-	if _, err := h.cli.ImageInspect(ctx, spec.Image); err != nil {
-		if err := classify(err); isNotFound(err) {
-			return backend.Started{}, &backend.ImageMissingError{Image: spec.Image, Host: hostName}
-		} else {
-			return backend.Started{}, fmt.Errorf("start %s on %s: inspect image %s: %w", spec.Name, hostName, spec.Image, err)
-		}
-	}
 	cfg, hc, nc := b.containerConfig(h, spec)
 	created, err := h.cli.ContainerCreate(ctx, cfg, hc, nc, nil, spec.Name)
 	if err != nil && strings.Contains(err.Error(), "is ambiguous") && spec.Network != "" {
@@ -55,6 +48,11 @@ func (b *Backend) Start(ctx context.Context, hostName string, spec backend.Servi
 	}
 	if err != nil {
 		err = classify(err)
+		if isNotFound(err) && strings.Contains(err.Error(), "No such image") {
+			// The lifecycle made sure of the image (EnsureImage) just before;
+			// asking the engine again would cost every launch a round trip.
+			return backend.Started{}, &backend.ImageMissingError{Image: spec.Image, Host: hostName}
+		}
 		if isConflict(err) {
 			return backend.Started{}, fmt.Errorf("start %s on %s: a container of that name exists already: %w", spec.Name, hostName, err)
 		}
