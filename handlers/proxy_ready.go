@@ -37,7 +37,7 @@ func isWebPort(p store.Port) bool {
 // for web ports, a TCP connection is accepted for the others. The portal
 // and the API show an endpoint only once this is true.
 func (s *Server) endpointReady(svc store.Service, port store.Port) bool {
-	addr, ok := s.serviceAddr(svc, port)
+	addr, ok := s.dialAddr(svc, port)
 	if !ok {
 		return false
 	}

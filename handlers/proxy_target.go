@@ -114,11 +114,11 @@ func reachable(svc store.Service, p store.Port) bool {
 		p.ExternalPort > 0 && (p.Protocol == "" || p.Protocol == "tcp")
 }
 
-// serviceAddr is where the proxy and its probes dial port p of svc: the
+// dialAddr is where the proxy and its probes dial port p of svc: the
 // published port, or with ProxyConfig.ContainerAddress the container's own
 // address on its network (Zoe runs beside the engine and routes to its
 // networks). ok is false while the service cannot be reached.
-func (s *Server) serviceAddr(svc store.Service, p store.Port) (addr string, ok bool) {
+func (s *Server) dialAddr(svc store.Service, p store.Port) (addr string, ok bool) {
 	if !s.proxyCfg.ContainerAddress {
 		if !reachable(svc, p) {
 			return "", false
@@ -176,7 +176,7 @@ func (s *Server) lookupTarget(ctx context.Context, k routeKey) (*proxyTarget, er
 			if p.Number != k.port {
 				continue
 			}
-			if addr, ok := s.serviceAddr(svc, p); ok {
+			if addr, ok := s.dialAddr(svc, p); ok {
 				return &proxyTarget{
 					execution: e.ID, owner: e.UserID, ownerName: e.Username,
 					service: svc.Name, port: p.Number, addr: addr, prefix: servicePrefix(k),
