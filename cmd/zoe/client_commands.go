@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -376,13 +377,19 @@ func executionID(s string) (int64, error) {
 	return id, nil
 }
 
-func runShow(c *client, args []string) error {
-	fs := c.flags("show", "show ID")
+// parseID parses the flags of a command whose one argument is an
+// execution ID, and returns the ID.
+func (c *client) parseID(fs *flag.FlagSet, args []string) (int64, error) {
 	pos, err := c.parse(fs, args, 1, 1)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	id, err := executionID(pos[0])
+	return executionID(pos[0])
+}
+
+func runShow(c *client, args []string) error {
+	fs := c.flags("show", "show ID")
+	id, err := c.parseID(fs, args)
 	if err != nil {
 		return err
 	}
@@ -478,11 +485,7 @@ func (c *client) streamLogs(id int64, service string, tail int, follow, timestam
 func runTerminate(c *client, args []string) error {
 	fs := c.flags("terminate", "terminate [--wait] ID")
 	wait := fs.Bool("wait", false, "wait until its containers are gone")
-	pos, err := c.parse(fs, args, 1, 1)
-	if err != nil {
-		return err
-	}
-	id, err := executionID(pos[0])
+	id, err := c.parseID(fs, args)
 	if err != nil {
 		return err
 	}
@@ -514,11 +517,7 @@ func runTerminate(c *client, args []string) error {
 // execution, within the run-time limit.
 func runExtend(c *client, args []string) error {
 	fs := c.flags("extend", "extend ID")
-	pos, err := c.parse(fs, args, 1, 1)
-	if err != nil {
-		return err
-	}
-	id, err := executionID(pos[0])
+	id, err := c.parseID(fs, args)
 	if err != nil {
 		return err
 	}
@@ -534,11 +533,7 @@ func runExtend(c *client, args []string) error {
 
 func runRestart(c *client, args []string) error {
 	fs := c.flags("restart", "restart ID")
-	pos, err := c.parse(fs, args, 1, 1)
-	if err != nil {
-		return err
-	}
-	id, err := executionID(pos[0])
+	id, err := c.parseID(fs, args)
 	if err != nil {
 		return err
 	}
