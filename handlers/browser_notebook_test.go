@@ -24,7 +24,9 @@ const sampleShopZApps = 5
 func TestBrowserNotebook(t *testing.T) {
 	requireImage(t, "zoe/jupyter:6.4")
 	e := newPortalEnvShop(t, "../shop/sample", sampleShopZApps)
-	b := newBrowser(t, e)
+	// Jupyter starts a Python server and a kernel: under a loaded test run
+	// that alone can take minutes, so the browser gets longer than usual.
+	b := newBrowserFor(t, e, 10*time.Minute)
 	b.signIn("gus")
 	b.do("open the notebook's page",
 		chromedp.Navigate(e.ts.URL+"/shop"),

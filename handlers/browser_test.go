@@ -42,6 +42,13 @@ type browser struct {
 
 func newBrowser(t *testing.T, e *portalEnv) *browser {
 	t.Helper()
+	return newBrowserFor(t, e, 4*time.Minute)
+}
+
+// newBrowserFor is newBrowser whose whole session may last limit: longer
+// for tests that wait for a real application to start on a busy machine.
+func newBrowserFor(t *testing.T, e *portalEnv, limit time.Duration) *browser {
+	t.Helper()
 	if _, err := os.Stat(chromiumPath); err != nil {
 		t.Fatalf("Chromium not found at %s (%v): run `make test`, which installs it", chromiumPath, err)
 	}
@@ -59,7 +66,7 @@ func newBrowser(t *testing.T, e *portalEnv) *browser {
 	}
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelTab := chromedp.NewContext(actx)
-	ctx, cancelTime := context.WithTimeout(ctx, 4*time.Minute)
+	ctx, cancelTime := context.WithTimeout(ctx, limit)
 	t.Cleanup(func() {
 		cancelTime()
 		cancelTab()
