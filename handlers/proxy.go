@@ -106,9 +106,13 @@ func newProxyState(log *slog.Logger) *proxyState {
 		WriteBufferSize:    proxyBufferSize,
 	}
 	p.rp = &httputil.ReverseProxy{
-		Rewrite:        rewriteToService,
-		Transport:      p.transport,
-		FlushInterval:  -1, // stream: notebooks, logs and event streams arrive as written
+		Rewrite:   rewriteToService,
+		Transport: p.transport,
+		// Zero, not -1: ReverseProxy already flushes every write of a
+		// response without a length (a stream: notebook output, logs) and
+		// of text/event-stream. A response of known length is written once,
+		// headers and body together, instead of a syscall per write.
+		FlushInterval:  0,
 		BufferPool:     newBufferPool(proxyBufferSize),
 		ModifyResponse: p.modifyResponse,
 		ErrorHandler:   p.serviceError,
