@@ -44,13 +44,13 @@ func NewMetrics() *Metrics {
 
 // Inc adds one to the counter name with the given label pairs.
 func (m *Metrics) Inc(name, help string, labels ...string) {
+	key := renderLabels(labels)
 	m.mu.Lock()
 	c, ok := m.counters[name]
 	if !ok {
 		c = &counter{help: help, v: map[string]*atomic.Uint64{}}
 		m.counters[name] = c
 	}
-	key := renderLabels(labels)
 	v, ok := c.v[key]
 	if !ok {
 		v = new(atomic.Uint64)
@@ -153,6 +153,10 @@ func (m *Metrics) WriteTo(ctx context.Context, w io.Writer) {
 	}
 }
 
+// labelEscaper escapes a label value of the text exposition format. It is
+// built once: Inc runs on every request.
+var labelEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
+
 func renderLabels(pairs []string) string {
 	if len(pairs) == 0 {
 		return ""
@@ -163,8 +167,10 @@ func renderLabels(pairs []string) string {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		v := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(pairs[i+1])
-		fmt.Fprintf(&b, "%s=\"%s\"", pairs[i], v)
+		b.WriteString(pairs[i])
+		b.WriteString(`="`)
+		b.WriteString(labelEscaper.Replace(pairs[i+1]))
+		b.WriteByte('"')
 	}
 	b.WriteByte('}')
 	return b.String()
