@@ -168,6 +168,7 @@ func (s *Store) CreateExecutionWithQuota(ctx context.Context, e *Execution, serv
 		e.Status = StatusSubmitted
 	}
 	e.Description = jsonOrEmpty(e.Description)
+	defer func() { s.wroteExecution(e.ID) }()
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		if check != nil {
 			var id int64
@@ -322,6 +323,7 @@ func (s *Store) CountExecutionsByStatus(ctx context.Context) (map[string]int, er
 // message. A status outside from is ErrConflict; a missing execution is
 // ErrNotFound.
 func (s *Store) SetExecutionStatus(ctx context.Context, id int64, from []string, to string, msg string, at time.Time) error {
+	defer s.wroteExecution(id)
 	a := args{id, to, dbTime(at)}
 	set := []string{"status = $2", "updated_at = $3"}
 	switch {
@@ -359,6 +361,7 @@ func (s *Store) SetExecutionStatus(ctx context.Context, id int64, from []string,
 // DeleteExecution removes an ended execution with its services, ports and
 // events. An active execution is ErrConflict.
 func (s *Store) DeleteExecution(ctx context.Context, id int64) error {
+	defer s.wroteExecution(id)
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		var status string
 		if err := tx.QueryRowContext(ctx, `SELECT status FROM executions WHERE id = $1`, id).Scan(&status); err != nil {

@@ -12,6 +12,7 @@ import (
 // than the one recorded changes nothing. An execution that is not running
 // is ErrConflict.
 func (s *Store) MarkExecutionActive(ctx context.Context, id int64, at time.Time) error {
+	defer s.wroteExecution(id)
 	res, err := s.wdb.ExecContext(ctx, `UPDATE executions
 		SET last_active_at = CASE WHEN last_active_at IS NULL OR last_active_at < $2 THEN $2 ELSE last_active_at END
 		WHERE id = $1 AND status = $3`, id, dbTime(at), StatusRunning)

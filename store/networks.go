@@ -12,6 +12,7 @@ import (
 // while anything of this one may still be on it. An execution with a
 // network already is ErrConflict; a missing one is ErrNotFound.
 func (s *Store) SetExecutionNetwork(ctx context.Context, id int64, name string) error {
+	defer s.wroteExecution(id)
 	res, err := s.wdb.ExecContext(ctx, `UPDATE executions SET network = $2 WHERE id = $1 AND network = ''`, id, name)
 	if err = rowChanged(res, err); errors.Is(err, ErrNotFound) {
 		var current string

@@ -45,6 +45,7 @@ func scanQuota(row scanner) (Quota, error) {
 // CreateQuota adds q, fills in its ID and returns it. A taken name is
 // ErrConflict.
 func (s *Store) CreateQuota(ctx context.Context, q *Quota) (int64, error) {
+	defer s.wroteLimits()
 	err := s.wdb.QueryRowContext(ctx, `INSERT INTO quotas
 		(name, concurrent_executions, memory, milli_cores, runtime_limit_seconds)
 		VALUES ($1, $2, $3, $4, $5) RETURNING id`,
@@ -97,6 +98,7 @@ func (s *Store) ListQuotas(ctx context.Context) ([]Quota, error) {
 // UpdateQuota saves q. Renaming the default quota, or taking a name in use,
 // is ErrConflict.
 func (s *Store) UpdateQuota(ctx context.Context, q Quota) error {
+	defer s.wroteLimits()
 	res, err := s.wdb.ExecContext(ctx, `UPDATE quotas SET name = $2, concurrent_executions = $3, memory = $4,
 		milli_cores = $5, runtime_limit_seconds = $6
 		WHERE id = $1 AND (name <> $7 OR name = $2)`,
@@ -113,6 +115,7 @@ func (s *Store) UpdateQuota(ctx context.Context, q Quota) error {
 // DeleteQuota removes a quota; its users fall back to the default one.
 // Deleting the default quota is ErrConflict.
 func (s *Store) DeleteQuota(ctx context.Context, id int64) error {
+	defer s.wroteLimits()
 	res, err := s.wdb.ExecContext(ctx, `DELETE FROM quotas WHERE id = $1 AND name <> $2`, id, DefaultQuota)
 	if err := rowChanged(res, err); err != nil {
 		if errors.Is(err, ErrNotFound) {

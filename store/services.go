@@ -218,8 +218,9 @@ func (s *Store) ServiceByContainer(ctx context.Context, host, backendID string) 
 // ports' published addresses (matched by port ID). It also bumps the
 // execution's UpdatedAt, which pages use to see that something changed.
 func (s *Store) UpdateService(ctx context.Context, sv *Service) error {
+	executionID := sv.ExecutionID
+	defer func() { s.wroteExecution(executionID) }()
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		var executionID int64
 		err := tx.QueryRowContext(ctx, `UPDATE services SET status = $2, backend_status = $3, backend_id = $4, host = $5,
 			ip_address = $6, dns_name = $7, restart_count = $8, error_message = $9, exit_code = $10
 			WHERE id = $1 RETURNING execution_id`,

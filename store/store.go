@@ -93,6 +93,8 @@ type Store struct {
 	// PostgreSQL, rdb through prepared statements on SQLite (stmts.go).
 	reads querier
 	stmts *stmtCache // nil on PostgreSQL
+	// versions count this process's writes, for readers that cache.
+	versions *versions
 }
 
 // Open connects to the database named by dbURL and applies the pending
@@ -133,7 +135,7 @@ func Open(ctx context.Context, dbURL, dataDir string) (*Store, error) {
 		db.SetMaxOpenConns(32)
 		db.SetMaxIdleConns(16)
 		db.SetConnMaxIdleTime(5 * time.Minute)
-		s = &Store{d: postgresDialect(), rdb: db, wdb: db, reads: db}
+		s = &Store{d: postgresDialect(), rdb: db, wdb: db, reads: db, versions: new(versions)}
 	default:
 		return nil, fmt.Errorf("open store: unsupported database URL %q (want postgres://, sqlite:// or file:)", redact(dbURL))
 	}
@@ -177,7 +179,7 @@ func openSQLite(name string) (*Store, error) {
 	rdb.SetMaxIdleConns(n)
 	rdb.SetConnMaxLifetime(0)
 	stmts := &stmtCache{db: rdb}
-	return &Store{d: sqliteDialect(), rdb: rdb, wdb: wdb, reads: stmts, stmts: stmts}, nil
+	return &Store{d: sqliteDialect(), rdb: rdb, wdb: wdb, reads: stmts, stmts: stmts, versions: new(versions)}, nil
 }
 
 // redact hides a password in a URL before it reaches an error message.

@@ -136,6 +136,7 @@ func (s *Store) CountUsers(ctx context.Context) (int, error) {
 // UpdateUser saves everything about u but its username, creation and last
 // login times, which never change this way.
 func (s *Store) UpdateUser(ctx context.Context, u User) error {
+	defer s.wroteLimits()
 	res, err := s.wdb.ExecContext(ctx, `UPDATE users SET role = $2, source = $3, password_hash = $4, email = $5,
 		fs_uid = $6, quota_id = $7, enabled = $8 WHERE id = $1`,
 		u.ID, u.Role, u.Source, u.PasswordHash, u.Email, u.FSUID, nullInt64(u.QuotaID), u.Enabled)
@@ -158,6 +159,7 @@ func (s *Store) TouchLogin(ctx context.Context, userID int64, at time.Time) erro
 // executions. A user with active executions is ErrConflict: their
 // containers must be terminated first.
 func (s *Store) DeleteUser(ctx context.Context, id int64) error {
+	defer s.wroteLimits()
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		var active int
 		a := args{id}
