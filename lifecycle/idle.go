@@ -142,24 +142,47 @@ func stopOf(e store.Execution, u Use, idle, runtime time.Duration) (Stop, bool) 
 	return s, ok
 }
 
-// StopsAt returns when running execution e will be stopped, given what the
-// proxy knows of its use; false when nothing will stop it.
-func (m *Manager) StopsAt(ctx context.Context, e store.Execution, u Use) (Stop, bool, error) {
-	// Executions record their idle timeout at submission; only older ones
-	// need their owner's role (this runs on every status poll).
+// Limits are what stops a running execution besides its use: its idle
+// timeout and its owner's run-time limit, 0 for none.
+type Limits struct {
+	Idle, Runtime time.Duration
+}
+
+// LimitsOf reads the limits of execution e: the idle timeout it was
+// submitted with (its owner's role's for executions recorded before Zoe
+// recorded it) and its owner's quota's run-time limit. They change only
+// with a write of the owner or the quota, so a caller may keep them as
+// long as the store's ExecutionVersion of e stays the same.
+func (m *Manager) LimitsOf(ctx context.Context, e store.Execution) (Limits, error) {
 	var role string
 	if e.IdleTimeout == nil {
 		owner, err := m.st.UserByID(ctx, e.UserID)
 		if err != nil {
-			return Stop{}, false, fmt.Errorf("stop of execution %d: %w", e.ID, err)
+			return Limits{}, fmt.Errorf("limits of execution %d: %w", e.ID, err)
 		}
 		role = owner.Role
 	}
 	q, err := m.st.QuotaForUser(ctx, e.UserID)
 	if err != nil {
-		return Stop{}, false, fmt.Errorf("stop of execution %d: %w", e.ID, err)
+		return Limits{}, fmt.Errorf("limits of execution %d: %w", e.ID, err)
 	}
-	s, ok := stopOf(e, u, m.idleTimeout(e, role), q.RuntimeLimit)
+	return Limits{Idle: m.idleTimeout(e, role), Runtime: q.RuntimeLimit}, nil
+}
+
+// StopOf returns when running execution e, with limits l, will be stopped
+// given what the proxy knows of its use; false when nothing will stop it.
+func StopOf(e store.Execution, u Use, l Limits) (Stop, bool) {
+	return stopOf(e, u, l.Idle, l.Runtime)
+}
+
+// StopsAt returns when running execution e will be stopped, given what the
+// proxy knows of its use; false when nothing will stop it.
+func (m *Manager) StopsAt(ctx context.Context, e store.Execution, u Use) (Stop, bool, error) {
+	l, err := m.LimitsOf(ctx, e)
+	if err != nil {
+		return Stop{}, false, err
+	}
+	s, ok := StopOf(e, u, l)
 	return s, ok, nil
 }
 
