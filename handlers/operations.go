@@ -37,10 +37,16 @@ func (s *Server) visibleExecution(ctx context.Context, u *store.User, id int64) 
 	if err != nil {
 		return e, err
 	}
-	if e.UserID != u.ID && !auth.UserCan(u, auth.OperateOthers) {
+	if !mayOperate(u, e) {
 		return store.Execution{}, ErrNotFound
 	}
 	return e, nil
+}
+
+// mayOperate reports whether u may see and operate execution e: its owner
+// and admins.
+func mayOperate(u *store.User, e store.Execution) bool {
+	return e.UserID == u.ID || auth.UserCan(u, auth.OperateOthers)
 }
 
 // visibleZApp returns the shop ZApp id if u's role may see it.

@@ -142,16 +142,12 @@ func (s *Server) pathExecution(r *http.Request) (store.Execution, error) {
 
 func (s *Server) executionPage(w http.ResponseWriter, r *http.Request) {
 	u := currentUser(r)
-	e, err := s.pathExecution(r)
+	snap, err := s.pathSnapshot(r)
 	if err != nil {
 		s.pageProblem(w, r, err)
 		return
 	}
-	st, err := s.executionStatusView(r.Context(), e)
-	if err != nil {
-		s.pageProblem(w, r, err)
-		return
-	}
+	e, st := snap.e, s.executionStatusView(r.Context(), snap)
 	events, err := s.store.Events(r.Context(), e.ID)
 	if err != nil {
 		s.pageProblem(w, r, err)
@@ -183,12 +179,7 @@ func (s *Server) executionPage(w http.ResponseWriter, r *http.Request) {
 
 // executionStatus is the live part of the execution page.
 func (s *Server) executionStatus(w http.ResponseWriter, r *http.Request) {
-	e, err := s.pathExecution(r)
-	if err != nil {
-		s.pageProblem(w, r, err)
-		return
-	}
-	st, err := s.executionStatusView(r.Context(), e)
+	snap, err := s.pathSnapshot(r)
 	if err != nil {
 		s.pageProblem(w, r, err)
 		return
@@ -196,17 +187,14 @@ func (s *Server) executionStatus(w http.ResponseWriter, r *http.Request) {
 	if !isHTMX(r) {
 		// Without HTMX the fragment alone would be a bare page: show the
 		// whole execution page instead.
-		redirect(w, r, fmt.Sprintf("/executions/%d", e.ID))
+		redirect(w, r, fmt.Sprintf("/executions/%d", snap.e.ID))
 		return
 	}
-	s.render(w, r, http.StatusOK, views.ExecutionStatusPart(st), nil)
+	s.render(w, r, http.StatusOK, views.ExecutionStatusPart(s.executionStatusView(r.Context(), snap)), nil)
 }
 
-func (s *Server) executionStatusView(ctx context.Context, e store.Execution) (views.ExecutionStatus, error) {
-	svcs, err := s.store.ExecutionServices(ctx, e.ID)
-	if err != nil {
-		return views.ExecutionStatus{}, err
-	}
+func (s *Server) executionStatusView(ctx context.Context, snap executionSnapshot) views.ExecutionStatus {
+	e, svcs := snap.e, snap.svcs
 	st := views.ExecutionStatus{
 		ID: e.ID, Status: e.Status, Active: store.IsActive(e.Status), Error: e.ErrorMessage,
 		Submitted: e.SubmittedAt, Started: e.StartedAt, Ended: e.EndedAt,
@@ -217,7 +205,7 @@ func (s *Server) executionStatusView(ctx context.Context, e store.Execution) (vi
 		st.Error = ""
 		st.Phase = e.ErrorMessage
 	}
-	if stop, ok, err := s.stopOf(ctx, e, svcs); err == nil && ok {
+	if stop, ok := s.snapshotStop(snap); ok {
 		st.StopsAt, st.StopReason, st.CanExtend = &stop.At, stopText(stop), stop.CanExtend()
 	}
 	if (e.Status == store.StatusQueued || e.Status == store.StatusSubmitted) && s.lc != nil {
@@ -252,7 +240,7 @@ func (s *Server) executionStatusView(ctx context.Context, e store.Execution) (vi
 	if e.Status == store.StatusError {
 		st.FailedLog = s.failedLog(ctx, e.ID, svcs)
 	}
-	return st, nil
+	return st
 }
 
 // showPhases puts what the lifecycle is doing to start each service in

@@ -313,16 +313,37 @@ func TestExecutionStopsAt(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := srv.executionStatusView(ctx, e)
-			if err != nil {
-				t.Fatal(err)
-			}
-			switch {
-			case tt.want == 0 && got.StopsAt != nil:
-				t.Errorf("got a stop time %v, want none", *got.StopsAt)
-			case tt.want != 0 && (got.StopsAt == nil || !got.StopsAt.Equal(e.StartedAt.Add(tt.want))):
-				t.Errorf("got stop time %v, want %v", got.StopsAt, e.StartedAt.Add(tt.want))
+			checkStop(t, srv, e, tt.want)
+			// The status reads the store once per change: a new limit
+			// shows at the next poll.
+			if tt.quota != nil {
+				limited.RuntimeLimit = 3 * time.Hour
+				if err := st.UpdateQuota(ctx, limited); err != nil {
+					t.Fatal(err)
+				}
+				checkStop(t, srv, e, 3*time.Hour)
+				limited.RuntimeLimit = 2 * time.Hour
+				if err := st.UpdateQuota(ctx, limited); err != nil {
+					t.Fatal(err)
+				}
 			}
 		})
+	}
+}
+
+// checkStop checks the stop time that the status of e shows: want after
+// its start, 0 for none.
+func checkStop(t *testing.T, srv *Server, e store.Execution, want time.Duration) {
+	t.Helper()
+	snap, err := srv.snapshot(context.Background(), e.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := srv.executionStatusView(context.Background(), snap)
+	switch {
+	case want == 0 && got.StopsAt != nil:
+		t.Errorf("got a stop time %v, want none", *got.StopsAt)
+	case want != 0 && (got.StopsAt == nil || !got.StopsAt.Equal(e.StartedAt.Add(want))):
+		t.Errorf("got stop time %v, want %v", got.StopsAt, e.StartedAt.Add(want))
 	}
 }

@@ -30,30 +30,8 @@ import (
 // endpoint answers (an httptest server stands for the service).
 func BenchmarkPortalPages(b *testing.B) {
 	ctx := context.Background()
-	st, err := store.Open(ctx, "", b.TempDir())
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { st.Close() })
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	sessions, err := auth.NewSessions(st, auth.SessionConfig{Secret: []byte("0123456789abcdef0123456789abcdef")})
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv := New(Deps{
-		Logger: quiet, Store: st, Shop: shop.Open("../shop/sample", quiet), Sessions: sessions,
-		Gate: auth.NewGate(st, auth.NewBuiltin(st), auth.NewThrottle(auth.ThrottleConfig{}), quiet),
-	})
-	h := srv.Routes()
-
-	admin := store.User{Username: "admin", Role: "admin", Source: "builtin", Enabled: true}
-	if err := auth.CreateUser(ctx, st, &admin, "bench-password"); err != nil {
-		b.Fatal(err)
-	}
-	if admin, err = st.UserByName(ctx, "admin"); err != nil {
-		b.Fatal(err)
-	}
-	desc := []byte(`{"name":"notebook","version":3,"will_end":false,"size":1,"services":[]}`)
+	p := newPortal(b)
+	st, srv, h, admin, desc := p.st, p.srv, p.h, p.admin, p.desc
 	for i := range 1000 {
 		if _, err := benchExecution(ctx, st, admin.ID, desc, i, store.StatusTerminated, 0); err != nil {
 			b.Fatal(err)
@@ -72,12 +50,18 @@ func BenchmarkPortalPages(b *testing.B) {
 	for _, p := range []struct {
 		name, path string
 		htmx       bool
+		reads      bool // status: read the store every time
 	}{
-		{"shop", "/shop", false},
-		{"executions", "/executions", false},
-		{"status-fragment", fmt.Sprintf("/executions/%d/status", running), true},
+		{"shop", "/shop", false, false},
+		{"executions", "/executions", false, false},
+		{"status-fragment", fmt.Sprintf("/executions/%d/status", running), true, false},
+		{"status-fragment-uncached", fmt.Sprintf("/executions/%d/status", running), true, true},
 	} {
 		b.Run(p.name, func(b *testing.B) {
+			if p.reads {
+				srv.snaps.lifetime = 0
+				defer func() { srv.snaps.lifetime = snapshotLifetime }()
+			}
 			b.ReportAllocs()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
@@ -96,6 +80,44 @@ func BenchmarkPortalPages(b *testing.B) {
 			})
 		})
 	}
+}
+
+// portal is a portal on a fresh SQLite store with one admin, for
+// benchmarks and tests that drive the handlers in-process.
+type portal struct {
+	st    *store.Store
+	srv   *Server
+	h     http.Handler
+	admin store.User
+	desc  []byte // a ZApp description for benchExecution
+}
+
+func newPortal(tb testing.TB) portal {
+	tb.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, "", tb.TempDir())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { st.Close() })
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	sessions, err := auth.NewSessions(st, auth.SessionConfig{Secret: []byte("0123456789abcdef0123456789abcdef")})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	srv := New(Deps{
+		Logger: quiet, Store: st, Shop: shop.Open("../shop/sample", quiet), Sessions: sessions,
+		Gate: auth.NewGate(st, auth.NewBuiltin(st), auth.NewThrottle(auth.ThrottleConfig{}), quiet),
+	})
+	admin := store.User{Username: "admin", Role: "admin", Source: "builtin", Enabled: true}
+	if err := auth.CreateUser(ctx, st, &admin, "bench-password"); err != nil {
+		tb.Fatal(err)
+	}
+	if admin, err = st.UserByName(ctx, "admin"); err != nil {
+		tb.Fatal(err)
+	}
+	desc := []byte(`{"name":"notebook","version":3,"will_end":false,"size":1,"services":[]}`)
+	return portal{st: st, srv: srv, h: srv.Routes(), admin: admin, desc: desc}
 }
 
 // benchExecution records an execution of one proxied service; a running
@@ -130,7 +152,7 @@ func benchExecution(ctx context.Context, st *store.Store, owner int64, desc []by
 
 // benchLogin signs admin in through the form and returns the Cookie
 // header of the session.
-func benchLogin(b *testing.B, h http.Handler) string {
+func benchLogin(b testing.TB, h http.Handler) string {
 	b.Helper()
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/login", nil))

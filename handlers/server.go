@@ -46,6 +46,7 @@ type Server struct {
 	limits   shop.Limits
 	proxyCfg ProxyConfig
 	px       *proxyState // proxy.go: transport, caches, activity, tickets
+	snaps    *snapshots  // snapshots.go: what status polls read from the store
 }
 
 // ProxyConfig says where services are reached.
@@ -98,7 +99,7 @@ func New(d Deps) *Server {
 	return &Server{
 		log: d.Logger, version: d.Version, deployment: d.Deployment, checks: d.Checks, metrics: d.Metrics, started: time.Now(),
 		store: d.Store, shop: d.Shop, lc: d.Lifecycle, sessions: d.Sessions, gate: d.Gate, logs: d.Logs, limits: d.Limits, proxyCfg: d.Proxy,
-		px: newProxyState(d.Logger),
+		px: newProxyState(d.Logger), snaps: newSnapshots(),
 	}
 }
 
