@@ -37,13 +37,15 @@ import (
 const portalCookiePrefix = "zoe_"
 
 // proxyState is the proxy's shared machinery: one transport for every
-// service (so connections are pooled), the cache of routes, readiness
+// service (so connections are pooled; http.Transport for WebSockets and
+// probes, serviceTransport for the rest), the cache of routes, readiness
 // probes, activity, and the tickets and confirmations of the sign-in
 // handoff. Everything is in memory: a restart costs a probe, a sign-in
 // redirect and a confirmation, nothing more.
 type proxyState struct {
 	log       *slog.Logger
 	transport *http.Transport
+	service   *serviceTransport
 	rp        *httputil.ReverseProxy
 	clock     atomic.Pointer[func() time.Time]
 
@@ -105,9 +107,10 @@ func newProxyState(log *slog.Logger) *proxyState {
 		ReadBufferSize:     proxyBufferSize,
 		WriteBufferSize:    proxyBufferSize,
 	}
+	p.service = newServiceTransport(p.transport)
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:   rewriteToService,
-		Transport: p.transport,
+		Transport: p.service,
 		// Zero, not -1: ReverseProxy already flushes every write of a
 		// response without a length (a stream: notebook output, logs) and
 		// of text/event-stream. A response of known length is written once,

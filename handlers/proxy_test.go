@@ -164,15 +164,7 @@ func newBackend(t testing.TB) *backend {
 		}
 		fmt.Fprintln(w, "second")
 	})
-	mux.HandleFunc("/proxy/{e}/{s}/{p}/upload", func(w http.ResponseWriter, r *http.Request) {
-		h := sha256.New()
-		n, err := io.Copy(h, r.Body)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		fmt.Fprintf(w, "%d %s", n, hex.EncodeToString(h.Sum(nil)))
-	})
+	mux.HandleFunc("/proxy/{e}/{s}/{p}/upload", serveDigest)
 	mux.HandleFunc("/proxy/{e}/{s}/{p}/ws", wsEchoHandler)
 	b.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b.hits.Add(1)

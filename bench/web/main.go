@@ -94,7 +94,7 @@ func run(o options) error {
 	// Idle: a first start on an empty store, as after installation.
 	var idleEmpty memory
 	if o.pieces["memory"] {
-		z, err := startZoe(ctx, o, tmp, dbURL, true)
+		z, err := startZoe(ctx, o, tmp, dbURL, "published")
 		if err != nil {
 			return err
 		}
@@ -114,7 +114,7 @@ func run(o options) error {
 	if err := seed(ctx, dbURL, filepath.Join(tmp, "data"), o.executions); err != nil {
 		return fmt.Errorf("seed the store: %w", err)
 	}
-	z, err := startZoe(ctx, o, tmp, dbURL, false)
+	z, err := startZoe(ctx, o, tmp, dbURL, "published")
 	if err != nil {
 		return err
 	}
@@ -140,7 +140,14 @@ func run(o options) error {
 		}
 	}
 	if o.pieces["proxy"] {
-		if err := proxyBench(ctx, w, o, z, cookie, svc); err != nil {
+		published := proxySide{target: "published", z: z, cookie: cookie, svc: svc, direct: svc.direct}
+		container, stop, err := containerSide(ctx, o, tmp)
+		if err != nil {
+			return fmt.Errorf("zoe serve with proxy-target = container: %w", err)
+		}
+		err = proxyBench(ctx, w, o, published, container)
+		stop()
+		if err != nil {
 			return err
 		}
 	}
@@ -253,13 +260,16 @@ func seed(ctx context.Context, dbURL, dataDir string, n int) error {
 
 // zoeProc is a running `zoe serve`.
 type zoeProc struct {
-	cmd  *exec.Cmd
-	base string // http://127.0.0.1:port
-	done chan error
-	http *http.Client
+	cmd        *exec.Cmd
+	base       string // http://127.0.0.1:port
+	deployment string
+	done       chan error
+	http       *http.Client
 }
 
-func startZoe(ctx context.Context, o options, tmp, dbURL string, empty bool) (*zoeProc, error) {
+// startZoe starts zoe serve on the store in tmp (or at dbURL), its proxy
+// reaching services at target: "published" or "container" (proxy-target).
+func startZoe(ctx context.Context, o options, tmp, dbURL, target string) (*zoeProc, error) {
 	hosts := filepath.Join(tmp, "hosts.ini")
 	if err := os.WriteFile(hosts, []byte("[h1]\ndocker_address: "+o.docker+"\nexternal_address: 127.0.0.1\n"), 0o600); err != nil {
 		return nil, err
@@ -272,11 +282,12 @@ func startZoe(ctx context.Context, o options, tmp, dbURL string, empty bool) (*z
 	ln.Close()
 	rnd := make([]byte, 4)
 	_, _ = rand.Read(rnd)
+	deployment := "bench" + hex.EncodeToString(rnd)
 	args := []string{"serve",
 		"-listen", addr, "-data-dir", filepath.Join(tmp, "data"), "-db", dbURL,
-		"-deployment-name", "bench" + hex.EncodeToString(rnd), "-backend-docker-config-file", hosts,
+		"-deployment-name", deployment, "-backend-docker-config-file", hosts,
 		"-zapp-shop-path", o.shop, "-log-level", "warn", "-admin-password", adminPassword,
-		"-config", filepath.Join(tmp, "none.conf"),
+		"-config", filepath.Join(tmp, "none.conf"), "-proxy-target", target,
 	}
 	if err := os.WriteFile(filepath.Join(tmp, "none.conf"), nil, 0o600); err != nil {
 		return nil, err
@@ -289,7 +300,7 @@ func startZoe(ctx context.Context, o options, tmp, dbURL string, empty bool) (*z
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", o.zoe, err)
 	}
-	z := &zoeProc{cmd: cmd, base: "http://" + addr, done: make(chan error, 1), http: load.Clients(1)[0]}
+	z := &zoeProc{cmd: cmd, base: "http://" + addr, deployment: deployment, done: make(chan error, 1), http: load.Clients(1)[0]}
 	go func() { z.done <- cmd.Wait() }()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
