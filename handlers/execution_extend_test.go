@@ -38,6 +38,11 @@ func TestExecutionExtend(t *testing.T) {
 	if !p.has("[data-testid=extend]") {
 		t.Error("got no Extend button for the owner")
 	}
+	// The button is in the live part, so that it appears by itself when a
+	// starting execution begins to run.
+	if f := alice.htmx(path + "/status"); !f.has("[data-testid=execution-status] form:has([data-testid=extend]) input[name=csrf_token]") {
+		t.Error("got no Extend form with its CSRF token in the live status")
+	}
 
 	t.Run("another user gets 404", func(t *testing.T) {
 		bob.get("/executions")

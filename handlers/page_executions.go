@@ -147,7 +147,7 @@ func (s *Server) executionPage(w http.ResponseWriter, r *http.Request) {
 		s.pageProblem(w, r, err)
 		return
 	}
-	e, st := snap.e, s.executionStatusView(r.Context(), snap)
+	e, st := snap.e, s.liveStatus(r, snap)
 	events, err := s.store.Events(r.Context(), e.ID)
 	if err != nil {
 		s.pageProblem(w, r, err)
@@ -159,7 +159,6 @@ func (s *Server) executionPage(w http.ResponseWriter, r *http.Request) {
 		CanRestart:   store.IsEnded(e.Status) && e.UserID == u.ID && auth.UserCan(u, auth.CustomizeResources),
 		CanDelete:    store.IsEnded(e.Status) && (e.UserID == u.ID || auth.UserCan(u, auth.DeleteExecutions)),
 		Message:      doneMessages[r.URL.Query().Get("done")],
-		CanExtend:    st.CanExtend,
 	}
 	if e.ZappID != "" {
 		if _, err := s.visibleZApp(u, e.ZappID); err == nil {
@@ -190,7 +189,17 @@ func (s *Server) executionStatus(w http.ResponseWriter, r *http.Request) {
 		redirect(w, r, fmt.Sprintf("/executions/%d", snap.e.ID))
 		return
 	}
-	s.render(w, r, http.StatusOK, views.ExecutionStatusPart(s.executionStatusView(r.Context(), snap)), nil)
+	s.render(w, r, http.StatusOK, views.ExecutionStatusPart(s.liveStatus(r, snap)), nil)
+}
+
+// liveStatus is the live part of the execution page for the user of r:
+// the status, with the Extend form when it applies.
+func (s *Server) liveStatus(r *http.Request, snap executionSnapshot) views.ExecutionStatus {
+	st := s.executionStatusView(r.Context(), snap)
+	if st.CanExtend && s.sessions != nil {
+		st.CSRF = s.sessions.CSRFToken(r)
+	}
+	return st
 }
 
 func (s *Server) executionStatusView(ctx context.Context, snap executionSnapshot) views.ExecutionStatus {

@@ -197,25 +197,26 @@ type ExecutionView struct {
 	CanTerminate bool
 	CanRestart   bool
 	CanDelete    bool
-	// CanExtend offers to reset the idle deadline (the stop is not the
-	// run-time limit's).
-	CanExtend bool
-	Message   string
+	Message      string
 }
 
 // ExecutionStatus is the part of the execution page that HTMX refreshes
 // while the execution is active.
 type ExecutionStatus struct {
-	ID          int64
-	Status      string
-	Active      bool
-	Error       string
-	Submitted   time.Time
-	Started     *time.Time
-	Ended       *time.Time
-	StopsAt     *time.Time
-	StopReason  string // why it stops at StopsAt
+	ID         int64
+	Status     string
+	Active     bool
+	Error      string
+	Submitted  time.Time
+	Started    *time.Time
+	Ended      *time.Time
+	StopsAt    *time.Time
+	StopReason string // why it stops at StopsAt
+	// CanExtend offers to reset the idle deadline (the stop is not the
+	// run-time limit's), with a form that carries CSRF; it is in the live
+	// part so that it appears when a starting execution begins to run.
 	CanExtend   bool
+	CSRF        string
 	Reservation string
 	Queue       *QueueInfo
 	Phase       string
