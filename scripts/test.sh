@@ -19,4 +19,4 @@ echo "== go test -race ./..."
 go test -race -count=1 -timeout 40m ./... 2>&1 | tee .testenv/go-test.log
 
 echo "== fuzzing (short)"
-scripts/fuzz.sh 10s
+scripts/fuzz.sh 20000x
