@@ -4,11 +4,8 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"strconv"
 	"sync"
 	"time"
-
-	"github.com/go-chi/chi/v5"
 
 	"github.com/zoe-analytics/zoe/lifecycle"
 	"github.com/zoe-analytics/zoe/store"
@@ -115,8 +112,8 @@ func (s *Server) snapshot(ctx context.Context, id int64) (executionSnapshot, err
 // pathSnapshot is the snapshot of the execution named in the path, if the
 // user may see it.
 func (s *Server) pathSnapshot(r *http.Request) (executionSnapshot, error) {
-	id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
-	if err != nil || id <= 0 {
+	id, ok := pathID(r)
+	if !ok {
 		return executionSnapshot{}, ErrNotFound
 	}
 	snap, err := s.snapshot(r.Context(), id)
