@@ -38,16 +38,17 @@ func (s *Server) stopOf(ctx context.Context, e store.Execution, services []store
 
 // extend resets the idle deadline of execution id on u's behalf: its owner
 // or an admin. Anyone else gets ErrNotFound.
-func (s *Server) extend(ctx context.Context, u *store.User, id int64) (lifecycle.Stop, error) {
+func (s *Server) extend(ctx context.Context, u *store.User, id int64) error {
 	e, err := s.visibleExecution(ctx, u, id)
 	if err != nil {
-		return lifecycle.Stop{}, err
+		return err
 	}
 	services, err := s.store.ExecutionServices(ctx, e.ID)
 	if err != nil {
-		return lifecycle.Stop{}, err
+		return err
 	}
-	return s.lc.Extend(ctx, e, s.lastUse(e.ID, services))
+	_, err = s.lc.Extend(ctx, e, s.lastUse(e.ID, services))
+	return err
 }
 
 // apiStopJSON is when a running execution will be stopped, in the API.
@@ -75,16 +76,15 @@ func stopText(st lifecycle.Stop) string {
 }
 
 func (s *Server) executionExtend(w http.ResponseWriter, r *http.Request) {
-	e, err := s.pathExecution(r)
+	id, err := apiIDParam(r, "id")
+	if err == nil {
+		err = s.extend(r.Context(), currentUser(r), id)
+	}
 	if err != nil {
 		s.pageProblem(w, r, err)
 		return
 	}
-	if _, err := s.extend(r.Context(), currentUser(r), e.ID); err != nil {
-		s.pageProblem(w, r, err)
-		return
-	}
-	redirect(w, r, fmt.Sprintf("/executions/%d?done=extended", e.ID))
+	redirect(w, r, fmt.Sprintf("/executions/%d?done=extended", id))
 }
 
 // apiExecutionExtend answers with the execution as GET does, its new
@@ -92,7 +92,7 @@ func (s *Server) executionExtend(w http.ResponseWriter, r *http.Request) {
 func (s *Server) apiExecutionExtend(w http.ResponseWriter, r *http.Request) {
 	id, err := apiIDParam(r, "id")
 	if err == nil {
-		_, err = s.extend(r.Context(), currentUser(r), id)
+		err = s.extend(r.Context(), currentUser(r), id)
 	}
 	if err != nil {
 		s.apiFail(w, r, err)

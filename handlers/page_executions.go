@@ -133,17 +133,11 @@ func (s *Server) zappName(id string) string {
 
 // pathExecution is the execution named by the URL, if u may see it.
 func (s *Server) pathExecution(r *http.Request) (store.Execution, error) {
-	id, ok := pathID(r)
-	if !ok {
-		return store.Execution{}, ErrNotFound
+	id, err := apiIDParam(r, "id")
+	if err != nil {
+		return store.Execution{}, err
 	}
 	return s.visibleExecution(r.Context(), currentUser(r), id)
-}
-
-// pathID is the execution ID in the URL; false when it is not one.
-func pathID(r *http.Request) (int64, bool) {
-	id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
-	return id, err == nil && id > 0
 }
 
 func (s *Server) executionPage(w http.ResponseWriter, r *http.Request) {

@@ -112,9 +112,9 @@ func (s *Server) snapshot(ctx context.Context, id int64) (executionSnapshot, err
 // pathSnapshot is the snapshot of the execution named in the path, if the
 // user may see it.
 func (s *Server) pathSnapshot(r *http.Request) (executionSnapshot, error) {
-	id, ok := pathID(r)
-	if !ok {
-		return executionSnapshot{}, ErrNotFound
+	id, err := apiIDParam(r, "id")
+	if err != nil {
+		return executionSnapshot{}, err
 	}
 	snap, err := s.snapshot(r.Context(), id)
 	if err != nil {
