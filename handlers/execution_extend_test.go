@@ -63,13 +63,17 @@ func TestExecutionExtend(t *testing.T) {
 		c    *portalClient
 	}{{"owner", alice}, {"admin", admin}} {
 		t.Run(c.name+" extends", func(t *testing.T) {
+			before, _ := e.st.Execution(ctx, id)
 			c.c.get(path)
 			p := c.c.post(path+"/extend", nil)
 			if p.status != http.StatusSeeOther || p.header.Get("Location") != path+"?done=extended" {
 				t.Fatalf("got %d to %q, want 303 to %s?done=extended", p.status, p.header.Get("Location"), path)
 			}
-			if x, _ := e.st.Execution(ctx, id); x.LastActiveAt == nil {
-				t.Error("got no extension recorded")
+			// Each extension moves the recorded use forward: the admin's
+			// after the owner's too.
+			x, _ := e.st.Execution(ctx, id)
+			if x.LastActiveAt == nil || before.LastActiveAt != nil && !x.LastActiveAt.After(*before.LastActiveAt) {
+				t.Errorf("got last use %v after extending, want later than %v", x.LastActiveAt, before.LastActiveAt)
 			}
 		})
 	}
