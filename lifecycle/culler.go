@@ -93,12 +93,11 @@ func (c *Culler) runOnce(ctx context.Context) error {
 		if e.Status != store.StatusRunning {
 			continue
 		}
-		owner, err := c.m.st.UserByID(ctx, e.UserID)
+		idle, err := c.m.idleTimeout(ctx, e)
 		if err != nil {
 			continue
 		}
-		idle := c.m.idleTimeout(e, owner.Role)
-		if s, ok := stopOf(e, uses[e.ID], idle, 0); !ok || now.Before(s.At) {
+		if s, ok := StopOf(e, uses[e.ID], Limits{Idle: idle}); !ok || now.Before(s.At) {
 			continue
 		}
 		urls := activityURLs(e)

@@ -77,14 +77,18 @@ type Use struct {
 	Web  bool
 }
 
-// idleTimeout is the idle timeout of e, whose owner has role: the one
-// recorded at submission, or the role's for executions recorded before
-// Zoe recorded it.
-func (m *Manager) idleTimeout(e store.Execution, role string) time.Duration {
+// idleTimeout is the idle timeout of e: the one recorded at submission,
+// or its owner's role's for executions recorded before Zoe recorded it
+// (only those cost a read of the owner).
+func (m *Manager) idleTimeout(ctx context.Context, e store.Execution) (time.Duration, error) {
 	if e.IdleTimeout != nil {
-		return *e.IdleTimeout
+		return *e.IdleTimeout, nil
 	}
-	return m.cfg.Idle.For(role)
+	owner, err := m.st.UserByID(ctx, e.UserID)
+	if err != nil {
+		return 0, err
+	}
+	return m.cfg.Idle.For(owner.Role), nil
 }
 
 // activityURLs decodes the activity URLs e was submitted with.
@@ -120,22 +124,22 @@ func startedAt(e store.Execution) time.Time {
 	return e.SubmittedAt
 }
 
-// stopOf is when running execution e will be stopped, given its idle
-// timeout and its owner's run-time limit; false when nothing stops it.
+// StopOf is when running execution e, with limits l, will be stopped
+// given what the proxy knows of its use; false when nothing stops it.
 // The run-time limit counts from the start; the idle timeout from the
 // last use, and only for executions someone uses: with a web endpoint or
 // an activity URL.
-func stopOf(e store.Execution, u Use, idle, runtime time.Duration) (Stop, bool) {
-	s := Stop{Idle: idle, Runtime: runtime}
+func StopOf(e store.Execution, u Use, l Limits) (Stop, bool) {
+	s := Stop{Idle: l.Idle, Runtime: l.Runtime}
 	if e.Status != store.StatusRunning {
 		return s, false
 	}
 	ok := false
-	if idle > 0 && (u.Web || len(e.Activity) > 0) {
-		s.At, s.Reason, ok = lastUse(e, u).Add(idle), StopIdle, true
+	if l.Idle > 0 && (u.Web || len(e.Activity) > 0) {
+		s.At, s.Reason, ok = lastUse(e, u).Add(l.Idle), StopIdle, true
 	}
-	if runtime > 0 {
-		if at := startedAt(e).Add(runtime); !ok || !at.After(s.At) {
+	if l.Runtime > 0 {
+		if at := startedAt(e).Add(l.Runtime); !ok || !at.After(s.At) {
 			s.At, s.Reason, ok = at, StopRuntime, true
 		}
 	}
@@ -154,25 +158,15 @@ type Limits struct {
 // with a write of the owner or the quota, so a caller may keep them as
 // long as the store's ExecutionVersion of e stays the same.
 func (m *Manager) LimitsOf(ctx context.Context, e store.Execution) (Limits, error) {
-	var role string
-	if e.IdleTimeout == nil {
-		owner, err := m.st.UserByID(ctx, e.UserID)
-		if err != nil {
-			return Limits{}, fmt.Errorf("limits of execution %d: %w", e.ID, err)
-		}
-		role = owner.Role
+	idle, err := m.idleTimeout(ctx, e)
+	if err != nil {
+		return Limits{}, fmt.Errorf("limits of execution %d: %w", e.ID, err)
 	}
 	q, err := m.st.QuotaForUser(ctx, e.UserID)
 	if err != nil {
 		return Limits{}, fmt.Errorf("limits of execution %d: %w", e.ID, err)
 	}
-	return Limits{Idle: m.idleTimeout(e, role), Runtime: q.RuntimeLimit}, nil
-}
-
-// StopOf returns when running execution e, with limits l, will be stopped
-// given what the proxy knows of its use; false when nothing will stop it.
-func StopOf(e store.Execution, u Use, l Limits) (Stop, bool) {
-	return stopOf(e, u, l.Idle, l.Runtime)
+	return Limits{Idle: idle, Runtime: q.RuntimeLimit}, nil
 }
 
 // StopsAt returns when running execution e will be stopped, given what the
@@ -217,7 +211,7 @@ func (m *Manager) Extend(ctx context.Context, e store.Execution, u Use) (Stop, e
 		return Stop{}, fmt.Errorf("extend execution %d: %w", e.ID, err)
 	}
 	e.LastActiveAt = &now
-	s, _ = stopOf(e, u, s.Idle, s.Runtime)
+	s, _ = StopOf(e, u, Limits{Idle: s.Idle, Runtime: s.Runtime})
 	m.event(ctx, e.ID, "extended", fmt.Sprintf("idle deadline reset; stops at %s unless used (%s)", s.At.UTC().Format("2006-01-02 15:04 UTC"), s.Reason))
 	return s, nil
 }

@@ -84,7 +84,7 @@ func TestStopOf(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, ok := stopOf(tt.e, tt.use, tt.idle, tt.runtime)
+			got, ok := StopOf(tt.e, tt.use, Limits{Idle: tt.idle, Runtime: tt.runtime})
 			if ok != tt.wantOK {
 				t.Errorf("got ok %v, want %v", ok, tt.wantOK)
 			}
