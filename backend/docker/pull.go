@@ -43,19 +43,6 @@ func (b *Backend) EnsureImage(ctx context.Context, hostName, ref string, progres
 	return true, nil
 }
 
-// Pull fetches an image onto a host from its registry, whether the host
-// has it or not; progress is as for EnsureImage.
-func (b *Backend) Pull(ctx context.Context, hostName, ref string, progress func(backend.PullProgress)) error {
-	h, err := b.host(ctx, hostName)
-	if err != nil {
-		return err
-	}
-	if err := b.pull(ctx, h, ref, progress); err != nil {
-		return fmt.Errorf("pull %s on %s: %w", ref, hostName, err)
-	}
-	return nil
-}
-
 func (b *Backend) pull(ctx context.Context, h *host, ref string, progress func(backend.PullProgress)) error {
 	rc, err := h.cli.ImagePull(ctx, ref, image.PullOptions{})
 	if err != nil {

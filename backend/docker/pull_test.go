@@ -166,14 +166,6 @@ func TestEnsureImageErrors(t *testing.T) {
 	}
 }
 
-func TestPullFailsClearly(t *testing.T) {
-	b := newTestBackend(t, engineHost(t, "ZOE_TEST_DOCKER_HOST", "h1"))
-	err := b.Pull(testContext(t), "h1", "127.0.0.1:1/zoe/nothing:1", nil)
-	if err == nil || !strings.Contains(err.Error(), "127.0.0.1:1/zoe/nothing:1") {
-		t.Errorf("got %v, want an error naming the image", err)
-	}
-}
-
 // TestPullTracker replays an engine's stream of a two-layer pull where one
 // layer was there already.
 func TestPullTracker(t *testing.T) {
