@@ -72,7 +72,7 @@ const auditJS = `(() => {
 	}
 	const width = document.documentElement.clientWidth;
 	if (document.documentElement.scrollWidth > width + 1) {
-		const wide = Array.from(document.querySelectorAll("body *")).filter(e => visible(e) && e.getBoundingClientRect().right > width + 1 && !e.closest("[data-scroll-x]"));
+		const wide = Array.from(document.querySelectorAll("body *")).filter(e => visible(e) && e.getBoundingClientRect().right > width + 1);
 		problems.push("page wider than the screen (" + document.documentElement.scrollWidth + " > " + width + "): " + wide.slice(0, 3).map(where).join(", "));
 	}
 	return problems;
