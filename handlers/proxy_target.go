@@ -108,28 +108,23 @@ func targetAddr(p store.Port) string {
 	return net.JoinHostPort(host, strconv.Itoa(p.ExternalPort))
 }
 
-// reachable reports whether a service runs and has published port p.
-func reachable(svc store.Service, p store.Port) bool {
-	return svc.Status == store.ServiceActive && svc.BackendStatus == store.BackendStarted &&
-		p.ExternalPort > 0 && (p.Protocol == "" || p.Protocol == "tcp")
-}
-
 // dialAddr is where the proxy and its probes dial port p of svc: the
 // published port, or with ProxyConfig.ContainerAddress the container's own
 // address on its network (Zoe runs beside the engine and routes to its
-// networks). ok is false while the service cannot be reached.
+// networks). ok is false while the service cannot be reached: not running,
+// not TCP, or without the address the mode dials.
 func (s *Server) dialAddr(svc store.Service, p store.Port) (addr string, ok bool) {
-	if !s.proxyCfg.ContainerAddress {
-		if !reachable(svc, p) {
-			return "", false
-		}
-		return targetAddr(p), true
-	}
 	if svc.Status != store.ServiceActive || svc.BackendStatus != store.BackendStarted ||
-		svc.IPAddress == "" || (p.Protocol != "" && p.Protocol != "tcp") {
+		(p.Protocol != "" && p.Protocol != "tcp") {
 		return "", false
 	}
-	return net.JoinHostPort(svc.IPAddress, strconv.Itoa(p.Number)), true
+	switch {
+	case s.proxyCfg.ContainerAddress && svc.IPAddress != "":
+		return net.JoinHostPort(svc.IPAddress, strconv.Itoa(p.Number)), true
+	case !s.proxyCfg.ContainerAddress && p.ExternalPort > 0:
+		return targetAddr(p), true
+	}
+	return "", false
 }
 
 // proxyTarget finds where k goes for u: the execution must be u's (or u
