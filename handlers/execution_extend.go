@@ -11,14 +11,9 @@ import (
 	"github.com/zoe-analytics/zoe/store"
 )
 
-// zappRequest is the lifecycle request to run d from shop ZApp z (nil for
-// a description from elsewhere): z's idle timeout and activity URLs go
-// with it.
-func zappRequest(name string, z *shop.ZApp, r lifecycle.Request) lifecycle.Request {
-	r.Name = name
-	if z == nil {
-		return r
-	}
+// zappRequest is lifecycle request r to run shop ZApp z: z's ID, idle
+// timeout and activity URLs go with it.
+func zappRequest(z *shop.ZApp, r lifecycle.Request) lifecycle.Request {
 	r.ZappID = z.ID
 	r.IdleTimeout = z.IdleTimeout
 	for _, a := range z.ActivityURLs {

@@ -97,7 +97,7 @@ func (s *Server) launch(ctx context.Context, u *store.User, req LaunchRequest) (
 	if name == "" {
 		name = z.Name
 	}
-	return s.lc.Submit(ctx, *u, zappRequest(name, z, lifecycle.Request{Description: d}))
+	return s.lc.Submit(ctx, *u, zappRequest(z, lifecycle.Request{Name: name, Description: d}))
 }
 
 // launchDescription starts a description u wrote (JSON upload or API),
@@ -159,7 +159,7 @@ func (s *Server) restart(ctx context.Context, u *store.User, id int64) (int64, e
 	}
 	req := lifecycle.Request{Name: e.Name, ZappID: e.ZappID, Description: &d}
 	if z, ok := s.shop.Get(e.ZappID); e.ZappID != "" && ok {
-		req = zappRequest(e.Name, z, req) // the ZApp's idle rules as they are now
+		req = zappRequest(z, req) // the ZApp's idle rules as they are now
 	}
 	return s.lc.Submit(ctx, *u, req)
 }
