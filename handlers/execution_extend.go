@@ -16,9 +16,7 @@ import (
 func zappRequest(z *shop.ZApp, r lifecycle.Request) lifecycle.Request {
 	r.ZappID = z.ID
 	r.IdleTimeout = z.IdleTimeout
-	for _, a := range z.ActivityURLs {
-		r.Activity = append(r.Activity, lifecycle.ActivityURL{Service: a.Service, Port: a.Port, Path: a.Path})
-	}
+	r.Activity = append(r.Activity, z.ActivityURLs...)
 	return r
 }
 

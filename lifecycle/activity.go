@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/zoe-analytics/zoe/zapp"
 )
 
 // report is what an activity URL said.
@@ -114,6 +116,6 @@ func probe(ctx context.Context, client *http.Client, url string) (report, error)
 }
 
 // activityPath fills in the {proxy_path} of an activity URL's path.
-func activityPath(a ActivityURL, proxyPath string) string {
+func activityPath(a zapp.ActivityURL, proxyPath string) string {
 	return strings.ReplaceAll(a.Path, "{proxy_path}", proxyPath)
 }

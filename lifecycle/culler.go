@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/zoe-analytics/zoe/store"
+	"github.com/zoe-analytics/zoe/zapp"
 )
 
 // Proxy is what the culler needs from the portal's proxy, which sees
@@ -118,7 +119,7 @@ func (c *Culler) runOnce(ctx context.Context) error {
 // inUse asks the activity URLs of e whether it was used within idle of
 // now. What they report is recorded, so that the execution page's "stops
 // at" counts it too. A service that does not answer reports nothing.
-func (c *Culler) inUse(ctx context.Context, e store.Execution, urls []ActivityURL, idle time.Duration, now time.Time) bool {
+func (c *Culler) inUse(ctx context.Context, e store.Execution, urls []zapp.ActivityURL, idle time.Duration, now time.Time) bool {
 	var last time.Time
 	for _, a := range urls {
 		for _, svc := range e.Services {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/zoe-analytics/zoe/auth"
 	"github.com/zoe-analytics/zoe/store"
+	"github.com/zoe-analytics/zoe/zapp"
 )
 
 // quietProxy is a proxy that saw no request since the executions started,
@@ -95,7 +96,7 @@ func TestCullerPerRoleAndZApp(t *testing.T) {
 	nb := &jupyter{busy: true}
 	srv := httptest.NewServer(nb)
 	defer srv.Close()
-	kernels := []ActivityURL{{Service: "app", Port: 8888, Path: "{proxy_path}api/kernels"}}
+	kernels := []zapp.ActivityURL{{Service: "app", Port: 8888, Path: "{proxy_path}api/kernels"}}
 
 	ids := map[string]int64{
 		"user, role never":          e.submitAs(e.owner, Request{Name: "never"}),

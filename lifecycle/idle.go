@@ -9,6 +9,7 @@ import (
 
 	"github.com/zoe-analytics/zoe/auth"
 	"github.com/zoe-analytics/zoe/store"
+	"github.com/zoe-analytics/zoe/zapp"
 )
 
 // IdleTimeouts are how long each role's executions may go unused before
@@ -40,14 +41,6 @@ func EffectiveIdle(role, zapp time.Duration) time.Duration {
 		return zapp
 	}
 	return min(role, zapp)
-}
-
-// ActivityURL is a service's URL that says whether it is in use, such as
-// Jupyter's /api/status: Path is a template that may use {proxy_path}.
-type ActivityURL struct {
-	Service string `json:"service"`
-	Port    int    `json:"port"`
-	Path    string `json:"path"`
 }
 
 // Why an execution will be stopped, as Stop.Reason says.
@@ -92,11 +85,11 @@ func (m *Manager) idleTimeout(ctx context.Context, e store.Execution) (time.Dura
 }
 
 // activityURLs decodes the activity URLs e was submitted with.
-func activityURLs(e store.Execution) []ActivityURL {
+func activityURLs(e store.Execution) []zapp.ActivityURL {
 	if len(e.Activity) == 0 {
 		return nil
 	}
-	var urls []ActivityURL
+	var urls []zapp.ActivityURL
 	if err := json.Unmarshal(e.Activity, &urls); err != nil {
 		return nil // written by Submit; unreadable means none
 	}

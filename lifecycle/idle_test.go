@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/zoe-analytics/zoe/store"
+	"github.com/zoe-analytics/zoe/zapp"
 )
 
 func TestEffectiveIdle(t *testing.T) {
@@ -150,7 +151,7 @@ func TestProbe(t *testing.T) {
 	defer srv.Close()
 	prefix := ProxyPath("/proxy", 7, "notebook0", 8888)
 	url := func(path string) string {
-		return srv.URL + activityPath(ActivityURL{Path: path}, prefix)
+		return srv.URL + activityPath(zapp.ActivityURL{Path: path}, prefix)
 	}
 	tests := []struct {
 		name    string

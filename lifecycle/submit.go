@@ -25,7 +25,7 @@ type Request struct {
 	IdleTimeout time.Duration
 	// Activity is where the culler asks the services whether they are in
 	// use before terminating an execution that saw no traffic.
-	Activity []ActivityURL
+	Activity []zapp.ActivityURL
 }
 
 // MaxNameLength bounds execution names; they are shown in lists and

@@ -9,15 +9,6 @@ import (
 	"github.com/zoe-analytics/zoe/zapp"
 )
 
-// ActivityURL is a manifest's activity_urls[i]: a URL of one of the
-// ZApp's services that says whether it is in use, asked before an idle
-// execution is terminated. Path may start with {proxy_path}.
-type ActivityURL struct {
-	Service string
-	Port    int
-	Path    string
-}
-
 // minIdleTimeout keeps a typo ("30s" for "30m") from making a ZApp
 // unusable.
 const minIdleTimeout = time.Minute
@@ -43,7 +34,7 @@ func idleTimeout(dst *time.Duration) func(json.RawMessage) string {
 }
 
 // activityURLs decodes a manifest's activity_urls.
-func activityURLs(path string, dst *[]ActivityURL, errs *zapp.Errors) func(json.RawMessage) string {
+func activityURLs(path string, dst *[]zapp.ActivityURL, errs *zapp.Errors) func(json.RawMessage) string {
 	return func(raw json.RawMessage) string {
 		if k := jsonKind(raw); k != "a list" {
 			return "want a list, got " + k
@@ -54,7 +45,7 @@ func activityURLs(path string, dst *[]ActivityURL, errs *zapp.Errors) func(json.
 		}
 		for i, it := range items {
 			var (
-				a    ActivityURL
+				a    zapp.ActivityURL
 				port int64
 			)
 			ip := index(join(path, "activity_urls"), i)
@@ -100,7 +91,7 @@ func checkActivityPath(p string) string {
 // checkActivityURLs checks that each activity URL names a service of d and
 // one of its ports. It returns problems keyed by their manifest path
 // relative to the entry.
-func checkActivityURLs(urls []ActivityURL, d *zapp.Description) zapp.Errors {
+func checkActivityURLs(urls []zapp.ActivityURL, d *zapp.Description) zapp.Errors {
 	var errs zapp.Errors
 	for i, a := range urls {
 		at := index("activity_urls", i)

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/zoe-analytics/zoe/zapp"
 )
 
 func TestIdleSettings(t *testing.T) {
@@ -31,7 +33,7 @@ func TestIdleSettings(t *testing.T) {
 	if !ok {
 		t.Fatal("jupyter-0 not in the sample shop")
 	}
-	want := []ActivityURL{
+	want := []zapp.ActivityURL{
 		{Service: "notebook", Port: 8888, Path: "{proxy_path}api/status"},
 		{Service: "notebook", Port: 8888, Path: "{proxy_path}api/kernels"},
 	}

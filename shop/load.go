@@ -51,7 +51,7 @@ type ZApp struct {
 	// IdleTimeout shortens the idle timeout of its executions (0 none);
 	// ActivityURLs are asked before one is terminated for idleness.
 	IdleTimeout  time.Duration
-	ActivityURLs []ActivityURL
+	ActivityURLs []zapp.ActivityURL
 	// LogoFile is the absolute path of the logo, "" when the folder has
 	// none; serve it through (*Shop).Logo, which checks it again.
 	LogoFile string
@@ -70,7 +70,7 @@ type entry struct {
 	Labels                  []string
 	EnabledFor, DisabledFor []string
 	IdleTimeout             time.Duration
-	ActivityURLs            []ActivityURL
+	ActivityURLs            []zapp.ActivityURL
 	logoSet                 bool
 }
 
