@@ -111,56 +111,51 @@ func newPullTracker(image, host string) *pullTracker {
 }
 
 // update applies one message and reports whether there is progress to
-// report.
-// Messages about the image as a whole ("Pulling from …", "Digest: …")
-// name no layer, or name the tag, and are left out.
+// report. Messages about the image as a whole ("Pulling from …", "Digest:
+// …") name no layer, or name the tag, and are left out. The engine
+// announces every layer ("Pulling fs layer", "Already exists", "Waiting")
+// before it downloads any: a report before the first download would count
+// only some layers, and the percentage would jump up and back.
 func (t *pullTracker) update(msg pullMessage) bool {
+	if msg.ID == "" {
+		return false
+	}
 	var cur, total int64
 	if msg.Progress != nil {
 		cur, total = msg.Progress.Current, msg.Progress.Total
 	}
-	l := t.layer(msg.ID, msg.Status)
-	if l == nil {
-		return false
-	}
 	switch msg.Status {
+	case "Pulling fs layer", "Waiting":
+		t.layer(msg.ID)
+		return false
+	case "Already exists":
+		t.layer(msg.ID).done = true
+		return false
 	case "Downloading":
-		if total > 0 {
+		if l := t.layer(msg.ID); total > 0 {
 			l.size, l.downloaded, l.download = total, cur, min(float64(cur)/float64(total), 1)
 		}
 	case "Verifying Checksum", "Download complete":
+		l := t.layer(msg.ID)
 		l.download, l.downloaded = 1, l.size
 	case "Extracting":
+		l := t.layer(msg.ID)
 		l.download, l.downloaded = 1, l.size
 		if total > 0 {
 			l.extract = min(float64(cur)/float64(total), 1)
 		}
-	case "Pull complete", "Already exists":
-		l.done = true
-	}
-	// The engine announces every layer ("Pulling fs layer", "Already
-	// exists", "Waiting") before it downloads any: a report before the
-	// first download would count only some layers, and the percentage
-	// would jump up and back.
-	switch msg.Status {
-	case "Pulling fs layer", "Already exists", "Waiting":
+	case "Pull complete":
+		t.layer(msg.ID).done = true
+	case "Retrying":
+		t.layer(msg.ID)
+	default:
 		return false
 	}
 	return true
 }
 
-// layer returns the layer a message is about, announcing it on first
-// sight; nil when the message is not about a layer.
-func (t *pullTracker) layer(id, status string) *layerState {
-	switch status {
-	case "Pulling fs layer", "Waiting", "Downloading", "Verifying Checksum", "Download complete",
-		"Extracting", "Pull complete", "Already exists", "Retrying":
-	default:
-		return nil
-	}
-	if id == "" {
-		return nil
-	}
+// layer returns layer id, announcing it on first sight.
+func (t *pullTracker) layer(id string) *layerState {
 	l, ok := t.layers[id]
 	if !ok {
 		l = &layerState{}
