@@ -100,10 +100,11 @@ func activityURLs(e store.Execution) []zapp.ActivityURL {
 // extension or a service's report.
 func lastUse(e store.Execution, u Use) time.Time {
 	last := startedAt(e)
-	for _, t := range []time.Time{u.Last, ptrTime(e.LastActiveAt)} {
-		if t.After(last) {
-			last = t
-		}
+	if u.Last.After(last) {
+		last = u.Last
+	}
+	if e.LastActiveAt != nil && e.LastActiveAt.After(last) {
+		last = *e.LastActiveAt
 	}
 	return last
 }
@@ -207,11 +208,4 @@ func (m *Manager) Extend(ctx context.Context, e store.Execution, u Use) (Stop, e
 	s, _ = StopOf(e, u, Limits{Idle: s.Idle, Runtime: s.Runtime})
 	m.event(ctx, e.ID, "extended", fmt.Sprintf("idle deadline reset; stops at %s unless used (%s)", s.At.UTC().Format("2006-01-02 15:04 UTC"), s.Reason))
 	return s, nil
-}
-
-func ptrTime(t *time.Time) time.Time {
-	if t == nil {
-		return time.Time{}
-	}
-	return *t
 }
