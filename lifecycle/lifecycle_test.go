@@ -299,7 +299,10 @@ func TestEndings(t *testing.T) {
 	}{
 		{"batch finishes", svc{name: "job", cmd: "sh -c 'echo working; sleep 1'"}, store.StatusTerminated, "service job0 finished"},
 		{"failure", svc{name: "job", cmd: "sh -c 'exit 3'"}, store.StatusError, "service job0 exited with code 3"},
-		{"out of memory", svc{name: "hog", memory: `"16MiB"`, cmd: `sh -c 'x=$(head -c 64000000 /dev/zero | tr "\0" a); sleep 1'`}, store.StatusError, "service hog0 killed: out of memory (limit 16 MiB)"},
+		// dd fills a 64 MiB buffer with one read: the limit is hit at once,
+		// without the CPU a shell building a 64 MB string needs (over a
+		// minute under a small CPU limit on a loaded machine).
+		{"out of memory", svc{name: "hog", memory: `"16MiB"`, cmd: "sh -c 'exec dd if=/dev/zero of=/dev/null bs=64M count=1'"}, store.StatusError, "service hog0 killed: out of memory (limit 16 MiB)"},
 		{"bad command", svc{name: "job", cmd: "/no/such/binary"}, store.StatusError, "service job0:"},
 	}
 	for _, tt := range tests {
