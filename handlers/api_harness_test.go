@@ -131,6 +131,12 @@ func newAPIEnv(t *testing.T) *apiEnv {
 		for _, c := range cs {
 			_ = be.Remove(context.Background(), c.Host, c.ID)
 		}
+		// The executions' networks too: left behind they use up the
+		// engine's address pool over many runs.
+		ns, _ := be.Networks(context.Background(), "h1")
+		for _, n := range ns {
+			_ = be.RemoveNetwork(context.Background(), "h1", n)
+		}
 		_ = st.Close()
 	})
 	for _, u := range []struct{ name, role string }{{"admin", "admin"}, {"alice", "user"}, {"bob", "user"}, {"gus", "guest"}} {

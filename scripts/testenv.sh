@@ -83,6 +83,18 @@ start_docker() {
 	for _ in $(seq 1 120); do
 		if docker -H "unix://$sock" version >/dev/null 2>&1; then
 			as_root chmod 666 "$sock"
+			# The data root is cached for its images; the containers and
+			# networks in it are a previous run's leftovers, which nobody
+			# uses now that the engine was not running. Networks hold
+			# subnets of the address pool: left to pile up over runs they
+			# exhaust it ("could not find an available, non-overlapping
+			# IPv4 address pool").
+			local ids
+			ids=$(docker -H "unix://$sock" ps -aq)
+			[ -z "$ids" ] || docker -H "unix://$sock" rm -f $ids >/dev/null ||
+				die "removing the containers a previous run left on engine $n"
+			docker -H "unix://$sock" network prune -f >/dev/null ||
+				die "removing the networks a previous run left on engine $n"
 			return 0
 		fi
 		sleep 0.5
