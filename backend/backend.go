@@ -31,6 +31,12 @@ const (
 	// whether an execution has claimed it is recorded in the store.
 	LabelPool = "zoe.pool"
 	PoolReady = "ready"
+
+	// LabelIsolated asks for a bridge network whose containers cannot
+	// reach each other (the engine's inter-container traffic is off):
+	// only the engine's host and the outside reach them, which is all a
+	// one-container execution needs. Its value is "true".
+	LabelIsolated = "zoe.isolated"
 )
 
 // LabelDisabled in a host's labels keeps the scheduler from placing anything

@@ -67,6 +67,12 @@ type Config struct {
 	// one-host executions to claim, instead of creating their own at
 	// launch; 0 disables the pool.
 	NetworkPool int
+	// SoloNetwork puts the executions of a single container on one
+	// bridge per host, made once, whose containers cannot reach each
+	// other (backend.LabelIsolated), instead of a bridge each: they need
+	// no network of their own to talk to nobody, and a burst of them
+	// (a class opening its notebooks) then waits on no network creation.
+	SoloNetwork bool
 	// Resync is how often hosts are checked and containers reconciled when
 	// nothing else triggers a pass.
 	Resync time.Duration
@@ -111,7 +117,8 @@ type Manager struct {
 	counters Counters
 	hosts    []backend.HostStatus
 
-	pool *pool // ready networks
+	pool   *pool      // ready networks
+	soloMu sync.Mutex // one EnsureNetwork of the solo network at a time
 }
 
 // Counters count what happened since start, for the portal and the API.

@@ -284,7 +284,7 @@ func (m *Manager) startServices(ctx context.Context, e store.Execution, todo []s
 		// A first start on one host: a ready network saves creating one.
 		// Later starts (elastic services) join whatever network it got.
 		for h := range hostsUsed {
-			if name, ok := m.claimNetwork(ctx, &e, h); ok {
+			if name, ok := m.claimNetwork(ctx, &e, h, m.cfg.SoloNetwork && containers(d) == 1); ok {
 				network = name
 			}
 		}
@@ -292,7 +292,7 @@ func (m *Manager) startServices(ctx context.Context, e store.Execution, todo []s
 	for h := range hostsUsed {
 		// Cheap for a claimed network (it exists: one inspect), and it
 		// brings back one removed behind Zoe's back.
-		if err := m.be.EnsureNetwork(ctx, h, network, m.labels(e, owner, "")); err != nil {
+		if err := m.ensureNetwork(ctx, h, network, m.labels(e, owner, "")); err != nil {
 			m.fail(ctx, e, fmt.Sprintf("network %s on host %s: %v", network, h, err), backend.IsRetryable(err))
 			return
 		}
@@ -509,7 +509,7 @@ func (m *Manager) teardown(ctx context.Context, id int64) {
 	}
 	wg.Wait()
 	network := m.networkFor(e, services)
-	if network != m.cfg.Network {
+	if network != m.cfg.Network && network != m.soloNetwork() {
 		for h := range usedHosts(services) {
 			if err := m.be.RemoveNetwork(ctx, h, network); err != nil {
 				m.log.Debug("removing network", "network", network, "host", h, "err", err)
@@ -727,7 +727,7 @@ func (m *Manager) sweepNetworks(ctx context.Context) {
 		}
 		m.pool.forget(h, before, exist)
 		for _, n := range ns {
-			if !strings.HasPrefix(n, prefix) || n == m.cfg.Network || live[n] || pooled[n] {
+			if !strings.HasPrefix(n, prefix) || n == m.cfg.Network || n == m.soloNetwork() || live[n] || pooled[n] {
 				continue
 			}
 			if id, err := strconv.ParseInt(strings.TrimPrefix(n, prefix), 10, 64); err == nil && m.busy(id) {

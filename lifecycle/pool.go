@@ -139,18 +139,26 @@ func (m *Manager) poolName() string {
 }
 
 // claimNetwork gives execution e, about to start its first services, all
-// on host, a ready network of that host, recorded as e's before it is
+// on host, the solo network when solo is true, and otherwise a ready
+// network of that host; the choice is recorded as e's before it is
 // returned. It returns false when the pool has none (or is off): e then
 // gets a network of its own as before.
-func (m *Manager) claimNetwork(ctx context.Context, e *store.Execution, host string) (string, bool) {
-	name, ok := m.pool.take(host)
-	if !ok {
-		return "", false
+func (m *Manager) claimNetwork(ctx context.Context, e *store.Execution, host string, solo bool) (string, bool) {
+	var name string
+	if solo {
+		name = m.soloNetwork()
+	} else {
+		var ok bool
+		if name, ok = m.pool.take(host); !ok {
+			return "", false
+		}
 	}
 	// The record comes before the pending mark goes: the sweep reads the
 	// pool before the store, so it always sees one of them.
 	err := m.st.SetExecutionNetwork(ctx, e.ID, name)
-	m.pool.done(host, name, false)
+	if !solo {
+		m.pool.done(host, name, false)
+	}
 	if err != nil {
 		// Whether it was recorded is unknown: the network is not put
 		// back, and the sweep removes it once no active execution has it.
@@ -159,6 +167,19 @@ func (m *Manager) claimNetwork(ctx context.Context, e *store.Execution, host str
 	}
 	e.Network = name
 	return name, true
+}
+
+// ensureNetwork makes network on host unless it exists. The solo network
+// is shared and isolated: it is labelled as such, not as one execution's,
+// and made by one launch at a time, so that a burst of launches does not
+// race to create it.
+func (m *Manager) ensureNetwork(ctx context.Context, host, network string, labels map[string]string) error {
+	if network != m.soloNetwork() {
+		return m.be.EnsureNetwork(ctx, host, network, labels)
+	}
+	m.soloMu.Lock()
+	defer m.soloMu.Unlock()
+	return m.be.EnsureNetwork(ctx, host, network, map[string]string{backend.LabelIsolated: "true"})
 }
 
 // fillPool tops the pool up on every online, enabled host, in the

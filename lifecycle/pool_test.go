@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"net/http"
 	"os/exec"
 	"slices"
 	"sort"
@@ -260,5 +261,93 @@ func TestPoolBookkeeping(t *testing.T) {
 				t.Errorf("got ready %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+// One-container executions share the host's isolated solo network: no
+// network is made for them, they cannot reach each other, the engine's
+// host reaches them (the proxy's container target), and the network
+// outlives them. Executions of several containers keep networks of their
+// own.
+func TestSoloNetwork(t *testing.T) {
+	e := newEnvConfig(t, func(c *Config) { c.NetworkPool, c.SoloNetwork = 1, true })
+	ctx := context.Background()
+	solo := e.m.soloNetwork()
+
+	srv := e.submit(description("srv", svc{name: "web", cmd: "httpd -f -p 8000 -h /etc"}))
+	xs := e.waitStatus(srv, store.StatusRunning)
+	if xs.Network != solo || e.m.networkFor(xs, e.services(srv)) != solo {
+		t.Fatalf("one-container execution: got network %q, want %s", xs.Network, solo)
+	}
+	out, err := exec.Command("docker", "-H", e.be.Hosts()[0].Address, "inspect", "-f",
+		`{{(index .NetworkSettings.Networks "`+solo+`").IPAddress}} {{(index .NetworkSettings.Networks "`+solo+`").Aliases}}`,
+		e.containerNames(srv)[0]).CombinedOutput()
+	if err != nil {
+		t.Fatalf("inspect: %v: %s", err, out)
+	}
+	ip, aliases, _ := strings.Cut(strings.TrimSpace(string(out)), " ")
+	if slices.Contains(strings.Fields(strings.Trim(aliases, "[]")), "web") {
+		t.Errorf("got aliases %s on the solo network, want no short name: it would resolve to other executions", aliases)
+	}
+	waitFor(t, 30*time.Second, "the host reaches the service on the solo network", func() []string {
+		resp, err := http.Get("http://" + ip + ":8000/passwd")
+		if err != nil {
+			return []string{err.Error()}
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return []string{resp.Status}
+		}
+		return nil
+	})
+
+	probe := fmt.Sprintf("sh -c 'if wget -q -T 3 -O /dev/null http://%s:8000/passwd; then echo REACHED; else echo BLOCKED; fi; sleep 600'", ip)
+	cl := e.submit(description("client", svc{name: "probe", cmd: probe}))
+	xc := e.waitStatus(cl, store.StatusRunning)
+	if xc.Network != solo {
+		t.Errorf("second one-container execution: got network %q, want %s", xc.Network, solo)
+	}
+	waitFor(t, 30*time.Second, "the probe's verdict", func() []string {
+		switch got := e.exec(e.services(cl)[0], ""); {
+		case strings.Contains(got, "BLOCKED"):
+			return nil
+		case strings.Contains(got, "REACHED"):
+			t.Fatalf("an execution on the solo network reached another's service at %s", ip)
+		}
+		return []string{"no verdict yet"}
+	})
+
+	pair := e.submit(description("pair", svc{name: "one", cmd: "sleep 600"}, svc{name: "two", cmd: "sleep 600"}))
+	xp := e.waitStatus(pair, store.StatusRunning)
+	if n := e.m.networkFor(xp, e.services(pair)); n == solo {
+		t.Errorf("two-container execution: got the solo network, want one of its own")
+	}
+	if got, want := e.attached(solo), slices.Sorted(slices.Values(append(e.containerNames(srv), e.containerNames(cl)...))); !slices.Equal(got, want) {
+		t.Errorf("containers on %s: got %v, want %v", solo, got, want)
+	}
+
+	for _, id := range []int64{srv, cl, pair} {
+		if err := e.m.Terminate(ctx, id, "test over"); err != nil {
+			t.Fatal(err)
+		}
+		e.waitStatus(id, store.StatusTerminated)
+	}
+	e.m.sweepNetworks(ctx)
+	if ns, err := e.be.Networks(ctx, "h1"); err != nil || !slices.Contains(ns, solo) {
+		t.Errorf("after the executions ended and a sweep: got networks %v (%v), want %s kept", ns, err, solo)
+	}
+}
+
+// A network of the solo network's name that lets its containers reach
+// each other is refused, not used.
+func TestSoloNetworkNotIsolated(t *testing.T) {
+	e := newEnvConfig(t, func(c *Config) { c.SoloNetwork = true })
+	if err := e.be.EnsureNetwork(context.Background(), "h1", e.m.soloNetwork(), nil); err != nil {
+		t.Fatal(err)
+	}
+	id := e.submit(description("solo", svc{name: "app", cmd: "sleep 600"}))
+	x := e.waitStatus(id, store.StatusError)
+	if !strings.Contains(x.ErrorMessage, "lets its containers reach each other") {
+		t.Errorf("got message %q, want it to refuse the network that is not isolated", x.ErrorMessage)
 	}
 }

@@ -78,6 +78,21 @@ func (m *Manager) networkFor(e store.Execution, services []store.Service) string
 	return m.ownNetwork(e.ID)
 }
 
+// soloNetwork is the name of the isolated bridge shared, on each host,
+// by the executions of a single container (Config.SoloNetwork).
+func (m *Manager) soloNetwork() string {
+	return fmt.Sprintf("zoe-%s-solo", m.cfg.Deployment)
+}
+
+// containers counts the containers d runs at most.
+func containers(d *zapp.Description) int {
+	n := 0
+	for _, s := range d.Services {
+		n += s.TotalCount
+	}
+	return n
+}
+
 // ownNetwork is the name of the bridge made for execution id at launch
 // when it claimed none from the pool.
 func (m *Manager) ownNetwork(id int64) string {
@@ -194,7 +209,7 @@ func (m *Manager) spec(e store.Execution, d *zapp.Description, owner store.User,
 	}
 	name := zapp.DNSName(s.Name, e.ID, m.cfg.Deployment)
 	var aliases []string
-	if network != m.cfg.Network {
+	if network != m.cfg.Network && network != m.soloNetwork() {
 		// Short names only on the execution's own network: on a shared one
 		// they would resolve to other executions' services too.
 		aliases = []string{s.Name}

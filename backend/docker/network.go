@@ -21,22 +21,24 @@ func (b *Backend) EnsureNetwork(ctx context.Context, hostName, name string, labe
 	if err != nil {
 		return err
 	}
-	if _, err := h.cli.NetworkInspect(ctx, name, network.InspectOptions{}); err == nil {
-		return nil
+	isolated := labels[backend.LabelIsolated] == "true"
+	if n, err := h.cli.NetworkInspect(ctx, name, network.InspectOptions{}); err == nil {
+		return checkIsolated(n, isolated, hostName)
 	} else if err := classify(err); !isNotFound(err) {
 		// Several networks of one name ("ambiguous") are left by create
 		// requests that an engine finished after their caller died: keep one.
 		if derr := b.dedupe(ctx, h, name); derr == nil {
-			if _, err := h.cli.NetworkInspect(ctx, name, network.InspectOptions{}); err == nil {
-				return nil
+			if n, err := h.cli.NetworkInspect(ctx, name, network.InspectOptions{}); err == nil {
+				return checkIsolated(n, isolated, hostName)
 			}
 		}
 		return fmt.Errorf("inspect network %s on %s: %w", name, hostName, err)
 	}
-	_, err = h.cli.NetworkCreate(ctx, name, network.CreateOptions{
-		Driver: "bridge",
-		Labels: b.labels(labels),
-	})
+	opts := network.CreateOptions{Driver: "bridge", Labels: b.labels(labels)}
+	if isolated {
+		opts.Options = map[string]string{optionICC: "false"}
+	}
+	_, err = h.cli.NetworkCreate(ctx, name, opts)
 	if err := classify(err); err != nil && !isConflict(err) {
 		// A conflict is a concurrent EnsureNetwork that won the race.
 		return fmt.Errorf("create network %s on %s: %w", name, hostName, err)
@@ -44,6 +46,20 @@ func (b *Backend) EnsureNetwork(ctx context.Context, hostName, name string, labe
 	// The engine does not refuse a second network of the same name when
 	// two creates race: make sure only one is left.
 	return b.dedupe(ctx, h, name)
+}
+
+// optionICC is the bridge driver's switch for traffic between the
+// containers of one network.
+const optionICC = "com.docker.network.bridge.enable_icc"
+
+// checkIsolated refuses an existing network asked for as isolated whose
+// containers can reach each other: whoever made it under that name, Zoe
+// must not put strangers' containers on it.
+func checkIsolated(n network.Inspect, isolated bool, hostName string) error {
+	if isolated && (n.Driver != "bridge" || n.Options[optionICC] != "false") {
+		return fmt.Errorf("network %s on %s exists but lets its containers reach each other (driver %s, %s not false): remove it and Zoe makes it again", n.Name, hostName, n.Driver, optionICC)
+	}
+	return nil
 }
 
 // named lists this deployment's networks called exactly name, oldest first.

@@ -33,6 +33,7 @@ type Config struct {
 	AdditionalVolumes       string
 	NetworkName             string
 	NetworkPool             int
+	SoloNetwork             bool
 	FSGroupID               int
 
 	BackendDockerConfigFile string
@@ -193,6 +194,7 @@ func options() []option {
 		opt("backend-image-pull", "missing", "pull an image a host lacks when a service is started there (missing), or fail with an error naming image and host (never)", pair(oneOf(func(c *Config) *string { return &c.BackendImagePull }, "missing", "never"))...),
 		opt("backend-image-pull-timeout", "10m", "longest one image pull may take", pair(duration(func(c *Config) *time.Duration { return &c.BackendPullTimeout }))...),
 		opt("backend-network-pool", "2", "ready bridge networks kept on each host, so that a one-host execution claims one instead of waiting for its own to be made; 0 makes each at launch", pair(count(func(c *Config) *int { return &c.NetworkPool }))...),
+		opt("backend-solo-network", "true", "one-container executions share one bridge per host whose containers cannot reach each other, made once, instead of a bridge each; false gives each its own", pair(boolean(func(c *Config) *bool { return &c.SoloNetwork }))...),
 		opt("host-check-interval", "10s", "how often each Docker engine is checked and re-synchronised", pair(duration(func(c *Config) *time.Duration { return &c.HostCheckInterval }))...),
 		opt("scheduler-policy", "FIFO", "queue order: FIFO, SIZE or DYNSIZE", pair(oneOf(func(c *Config) *string { return &c.SchedulerPolicy }, "FIFO", "SIZE", "DYNSIZE"))...),
 		opt("placement-policy", "average", "placement of services on hosts: average (spread), waterfill (pack) or random", pair(oneOf(func(c *Config) *string { return &c.PlacementPolicy }, "average", "waterfill", "random"))...),

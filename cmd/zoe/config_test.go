@@ -43,8 +43,8 @@ func TestConfigPrecedence(t *testing.T) {
 		})
 	}
 	c, _, _ := loadConfig("serve", []string{"--config", file}, env(nil), &bytes.Buffer{})
-	if c.NetworkPool != 2 {
-		t.Errorf("got backend-network-pool %d, want 2 by default", c.NetworkPool)
+	if c.NetworkPool != 2 || !c.SoloNetwork {
+		t.Errorf("got backend-network-pool %d, backend-solo-network %v, want 2 and true by default", c.NetworkPool, c.SoloNetwork)
 	}
 	if c.SchedulerPolicy != "SIZE" || c.LogFormat != "json" {
 		t.Errorf("got policy %q format %q, want SIZE json", c.SchedulerPolicy, c.LogFormat)

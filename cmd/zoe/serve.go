@@ -104,6 +104,7 @@ func serve(ctx context.Context, c *Config, log *slog.Logger, ready chan<- string
 		FSGroupID:         c.FSGroupID,
 		Network:           c.NetworkName,
 		NetworkPool:       c.NetworkPool,
+		SoloNetwork:       c.SoloNetwork,
 		Resync:            c.HostCheckInterval,
 		LogDir:            filepath.Join(c.DataDir, "logs"),
 		Logger:            log,

@@ -85,15 +85,18 @@ func startServe(t *testing.T, args ...string) (addr string, logs *syncBuffer, st
 	return "http://" + addr, logs, stop
 }
 
-// removePoolNetworks removes the ready networks serve keeps for launches
-// (backend-network-pool): a later serve would take them back, but tests
+// removePoolNetworks removes the networks serve keeps beyond its
+// executions, the ready ones (backend-network-pool) and the solo one
+// (backend-solo-network): a later serve would use them again, but tests
 // leave nothing on the shared engine.
 func removePoolNetworks(t *testing.T, dep string) {
 	host := os.Getenv("ZOE_TEST_DOCKER_HOST")
-	out, _ := exec.Command("docker", "-H", host, "network", "ls", "-q", "--filter", "label=zoe.deployment="+dep, "--filter", "label=zoe.pool=ready").Output()
-	if ids := strings.Fields(string(out)); len(ids) > 0 {
-		if out, err := exec.Command("docker", append([]string{"-H", host, "network", "rm"}, ids...)...).CombinedOutput(); err != nil {
-			t.Logf("remove the ready networks of %s: %v\n%s", dep, err, out)
+	for _, label := range []string{"zoe.pool=ready", "zoe.isolated=true"} {
+		out, _ := exec.Command("docker", "-H", host, "network", "ls", "-q", "--filter", "label=zoe.deployment="+dep, "--filter", "label="+label).Output()
+		if ids := strings.Fields(string(out)); len(ids) > 0 {
+			if out, err := exec.Command("docker", append([]string{"-H", host, "network", "rm"}, ids...)...).CombinedOutput(); err != nil {
+				t.Logf("remove the %s networks of %s: %v\n%s", label, dep, err, out)
+			}
 		}
 	}
 }
