@@ -263,6 +263,7 @@ type zoeProc struct {
 	cmd        *exec.Cmd
 	base       string // http://127.0.0.1:port
 	deployment string
+	docker     string // the engine it runs services on
 	done       chan error
 	http       *http.Client
 }
@@ -300,7 +301,7 @@ func startZoe(ctx context.Context, o options, tmp, dbURL, target string) (*zoePr
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", o.zoe, err)
 	}
-	z := &zoeProc{cmd: cmd, base: "http://" + addr, deployment: deployment, done: make(chan error, 1), http: load.Clients(1)[0]}
+	z := &zoeProc{cmd: cmd, base: "http://" + addr, deployment: deployment, docker: o.docker, done: make(chan error, 1), http: load.Clients(1)[0]}
 	go func() { z.done <- cmd.Wait() }()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -333,6 +334,11 @@ func (z *zoeProc) stop() {
 		<-z.done
 	}
 	z.cmd.Process = nil
+	// The networks serve keeps beyond its executions (the pool's and the
+	// solo one) would otherwise stay on the engine after every run.
+	if err := removeNetworks(context.Background(), z.docker, z.deployment); err != nil {
+		fmt.Fprintf(os.Stderr, "web: %v\n", err)
+	}
 }
 
 // memory is what /proc says about the process.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/client"
 
 	"github.com/zoe-analytics/zoe/bench/load"
@@ -108,6 +110,26 @@ func containerIP(ctx context.Context, host, deployment string, execution int64) 
 		}
 	}
 	return "", fmt.Errorf("no address for the container of execution %d", execution)
+}
+
+// removeNetworks removes the networks of deployment on host.
+func removeNetworks(ctx context.Context, host, deployment string) error {
+	cli, err := client.NewClientWithOpts(client.WithHost(host), client.WithAPIVersionNegotiation())
+	if err != nil {
+		return err
+	}
+	defer cli.Close()
+	list, err := cli.NetworkList(ctx, network.ListOptions{Filters: filters.NewArgs(filters.Arg("label", "zoe.deployment="+deployment))})
+	if err != nil {
+		return fmt.Errorf("list the networks of %s: %w", deployment, err)
+	}
+	var errs []error
+	for _, n := range list {
+		if err := cli.NetworkRemove(ctx, n.ID); err != nil {
+			errs = append(errs, fmt.Errorf("remove network %s: %w", n.Name, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // proxyBench compares the echo service through /proxy/… with the same
