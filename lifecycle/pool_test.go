@@ -301,7 +301,11 @@ func TestSoloNetwork(t *testing.T) {
 		return nil
 	})
 
-	probe := fmt.Sprintf("sh -c 'if wget -q -T 3 -O /dev/null http://%s:8000/passwd; then echo REACHED; else echo BLOCKED; fi; sleep 600'", ip)
+	// The probe also tries to announce itself at the server's address (the
+	// ARP a thief would forge to take the server's traffic): without raw
+	// sockets it cannot.
+	probe := fmt.Sprintf("sh -c 'if wget -q -T 3 -O /dev/null http://%[1]s:8000/passwd; then echo REACHED; else echo BLOCKED; fi; "+
+		"if arping -U -c 1 -w 1 -I eth0 %[1]s 2>&1 | grep -q \"not permitted\"; then echo NORAW; else echo RAW; fi; sleep 600'", ip)
 	cl := e.submit(description("client", svc{name: "probe", cmd: probe}))
 	xc := e.waitStatus(cl, store.StatusRunning)
 	if xc.Network != solo {
@@ -309,10 +313,12 @@ func TestSoloNetwork(t *testing.T) {
 	}
 	waitFor(t, 30*time.Second, "the probe's verdict", func() []string {
 		switch got := e.exec(e.services(cl)[0], ""); {
-		case strings.Contains(got, "BLOCKED"):
-			return nil
 		case strings.Contains(got, "REACHED"):
 			t.Fatalf("an execution on the solo network reached another's service at %s", ip)
+		case strings.Contains(got, "RAW") && !strings.Contains(got, "NORAW"):
+			t.Fatalf("an execution on the solo network could send ARP: %q", got)
+		case strings.Contains(got, "BLOCKED") && strings.Contains(got, "NORAW"):
+			return nil
 		}
 		return []string{"no verdict yet"}
 	})

@@ -213,7 +213,12 @@ func (b *Backend) containerConfig(h *host, spec backend.ServiceSpec) (*container
 		// binaries; a bounded number of processes stops fork bombs from
 		// taking the host down with them.
 		SecurityOpt: []string{"no-new-privileges"},
-		ShmSize:     spec.ShmSize,
+		// Without raw sockets a service cannot forge ARP: on a network
+		// shared with other users' services (the solo network) it could
+		// otherwise claim a neighbour's address and receive the traffic
+		// the proxy sends to it. Ping still works (datagram ICMP sockets).
+		CapDrop: []string{"NET_RAW"},
+		ShmSize: spec.ShmSize,
 		Resources: container.Resources{
 			Memory:            spec.Memory,
 			MemoryReservation: spec.MemoryReservation,

@@ -135,6 +135,7 @@ func TestStartPublishesAndConfigures(t *testing.T) {
 		{"shm", hc.ShmSize, int64(8 << 20)},
 		{"privileged", hc.Privileged, false},
 		{"cap add", len(hc.CapAdd), 0},
+		{"cap drop", strings.Join(hc.CapDrop, ","), "CAP_NET_RAW"},
 		{"devices", len(hc.Devices), 0},
 		{"network mode", string(hc.NetworkMode), net},
 		{"pid mode", string(hc.PidMode), ""},
