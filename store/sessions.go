@@ -49,6 +49,17 @@ func (s *Store) SessionByID(ctx context.Context, id string) (Session, error) {
 	return sess, nil
 }
 
+// ExtendSession pushes a live session's expiry out to until; it never
+// brings it nearer, and an expired or missing session stays ended.
+func (s *Store) ExtendSession(ctx context.Context, id string, until time.Time) error {
+	_, err := s.wdb.ExecContext(ctx, `UPDATE sessions SET expires_at = $1 WHERE id = $2 AND expires_at > $3 AND expires_at < $1`,
+		dbTime(until), id, dbTime(time.Now()))
+	if err != nil {
+		return fmt.Errorf("extend session: %w", classify(err))
+	}
+	return nil
+}
+
 // DeleteSession ends a session. Ending a missing one is not an error.
 func (s *Store) DeleteSession(ctx context.Context, id string) error {
 	if _, err := s.wdb.ExecContext(ctx, `DELETE FROM sessions WHERE id = $1`, id); err != nil {

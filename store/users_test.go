@@ -395,6 +395,36 @@ func TestSessions(t *testing.T) {
 			t.Errorf("SessionByID (-want +got):\n%s", diff)
 		}
 
+		// ExtendSession only ever pushes a live session's expiry out.
+		for _, tt := range []struct {
+			name  string
+			until time.Time
+			want  time.Time
+		}{
+			{"later", now.Add(3 * time.Hour), now.Add(3 * time.Hour)},
+			{"earlier", now.Add(time.Minute), now.Add(3 * time.Hour)},
+		} {
+			if err := s.ExtendSession(ctx, "anon", tt.until); err != nil {
+				t.Fatalf("ExtendSession %s: %v", tt.name, err)
+			}
+			if got, err := s.SessionByID(ctx, "anon"); err != nil || !got.ExpiresAt.Equal(dbTime(tt.want)) {
+				t.Errorf("ExtendSession %s: got expiry %v (%v), want %v", tt.name, got.ExpiresAt, err, dbTime(tt.want))
+			}
+		}
+		gone := Session{ID: "gone", ExpiresAt: now.Add(-time.Second)}
+		if err := s.SaveSession(ctx, gone); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.ExtendSession(ctx, "gone", now.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.SessionByID(ctx, "gone"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("expired session after ExtendSession: got %v, want it to stay ended", err)
+		}
+		if err := s.DeleteSession(ctx, "gone"); err != nil {
+			t.Fatal(err)
+		}
+
 		for _, sess := range []Session{
 			{ID: "expired", UserID: &u.ID, ExpiresAt: now.Add(-time.Second)},
 			{ID: "second", UserID: &u.ID, ExpiresAt: now.Add(time.Hour)},
