@@ -26,6 +26,7 @@ import (
 type SessionRows interface {
 	SaveSession(ctx context.Context, s store.Session) error
 	SessionByID(ctx context.Context, id string) (store.Session, error)
+	ExtendSession(ctx context.Context, id string, until time.Time) error
 	DeleteSession(ctx context.Context, id string) error
 }
 
@@ -34,6 +35,9 @@ const (
 	keyUserID = "uid"
 	keyCSRF   = "csrf"
 	keySaved  = "saved" // unix seconds of the last save, to extend idle sessions
+	// keyParent is the row of the session a session was opened from (the
+	// portal's, for a session of the proxy origin): it ends with it.
+	keyParent = "parent"
 )
 
 // SessionStore is a gorilla/sessions Store that keeps the session values in

@@ -162,9 +162,14 @@ func (c *SessionCache) dropIf(drop func(*cachedSession) bool) {
 }
 
 // dropSession forgets the session with that ID, under every cookie that
-// carries it (a session's cookie changes each time it is saved).
+// carries it (a session's cookie changes each time it is saved), and the
+// sessions opened under it (LoginUnder), which end with it.
 func (c *SessionCache) dropSession(id string) {
-	c.dropIf(func(e *cachedSession) bool { return e.id == id })
+	row := rowID(id)
+	c.dropIf(func(e *cachedSession) bool {
+		parent, _ := e.values[keyParent].(string)
+		return e.id == id || parent == row
+	})
 }
 
 // dropUser forgets every session of a user.

@@ -105,6 +105,9 @@ func NewSessions(users SessionUsers, cfg SessionConfig) (*Sessions, error) {
 	return s, nil
 }
 
+// Cache is the session cache the manager uses (SessionConfig.Cache).
+func (s *Sessions) Cache() *SessionCache { return s.store.cache }
+
 // Store is the gorilla/sessions Store behind the manager, for handlers that
 // keep values of their own (flash messages) in the session.
 func (s *Sessions) Store() *SessionStore { return s.store }
@@ -149,6 +152,15 @@ func (s *Sessions) load(r *http.Request) (*requestState, error) {
 		case !errors.Is(err, store.ErrNotFound):
 			return nil, fmt.Errorf("session user: %w", err)
 		}
+		if parent, ok := sess.Values[keyParent].(string); ok && st.user != nil {
+			// Signing out of the session this one came from ends it too.
+			switch _, err := s.store.rows.SessionByID(r.Context(), parent); {
+			case errors.Is(err, store.ErrNotFound):
+				st.user = nil
+			case err != nil:
+				return nil, fmt.Errorf("parent session: %w", err)
+			}
+		}
 		if st.user != nil {
 			st.csrf, _ = sess.Values[keyCSRF].(string)
 			if key.value != "" && !sess.IsNew {
@@ -187,6 +199,14 @@ func (s *Sessions) Middleware(next http.Handler) http.Handler {
 				if err := st.sess.Save(r, w); err != nil {
 					s.onError(w, r, err)
 					return
+				}
+				// Use of a session counts as use of its parent: a user
+				// working in a service all day stays signed in.
+				if parent, ok := st.sess.Values[keyParent].(string); ok {
+					if err := s.store.rows.ExtendSession(r.Context(), parent, s.now().Add(s.idle).UTC()); err != nil {
+						s.onError(w, r, err)
+						return
+					}
 				}
 			}
 		case hadUser:
@@ -253,6 +273,32 @@ func (s *Sessions) Current(r *http.Request) (*store.User, error) {
 // deleted and a new ID is issued, so that an ID planted before sign-in
 // (session fixation) is worth nothing after it.
 func (s *Sessions) Login(w http.ResponseWriter, r *http.Request, u store.User) error {
+	return s.login(w, r, u, "")
+}
+
+// Handle names the request's session for LoginUnder; "" when it has none.
+// It is not the session's ID (which the cookie carries) and cannot be
+// turned into a cookie.
+func (s *Sessions) Handle(r *http.Request) string {
+	st, err := s.load(r)
+	if err != nil || st.user == nil || st.sess.ID == "" {
+		return ""
+	}
+	return rowID(st.sess.ID)
+}
+
+// LoginUnder starts a session for u that lasts only as long as the
+// session named by parent (from Handle, usually of another Sessions on the
+// same store): the proxy origin's session of a portal user ends when they
+// sign out of the portal. Using it keeps the parent alive.
+func (s *Sessions) LoginUnder(w http.ResponseWriter, r *http.Request, u store.User, parent string) error {
+	if parent == "" {
+		return errors.New("login: no parent session")
+	}
+	return s.login(w, r, u, parent)
+}
+
+func (s *Sessions) login(w http.ResponseWriter, r *http.Request, u store.User, parent string) error {
 	sess, err := s.store.Get(r, s.name)
 	if err != nil {
 		sess = sessions.NewSession(s.store, s.name)
@@ -266,6 +312,9 @@ func (s *Sessions) Login(w http.ResponseWriter, r *http.Request, u store.User) e
 	sess.ID, sess.IsNew, sess.Options = "", true, &opts
 	tok := randomString(32)
 	sess.Values = map[any]any{keyUserID: u.ID, keyCSRF: tok}
+	if parent != "" {
+		sess.Values[keyParent] = parent
+	}
 	if err := s.store.Save(r, w, sess); err != nil {
 		return fmt.Errorf("login: %w", err)
 	}

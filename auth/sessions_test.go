@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -40,15 +41,12 @@ func newPortal(t *testing.T, cfg SessionConfig) *portal {
 	s.now, s.store.now = p.clock.Now, p.clock.Now
 	p.s = s
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /me", func(w http.ResponseWriter, r *http.Request) {
-		if u := FromContext(r.Context()); u != nil {
-			io.WriteString(w, u.Username)
-			return
-		}
-		io.WriteString(w, "anonymous")
-	})
+	mux.HandleFunc("GET /me", whoAmI)
 	mux.HandleFunc("GET /form", func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, s.CSRFToken(r))
+	})
+	mux.HandleFunc("GET /handle", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, s.Handle(r))
 	})
 	mux.Handle("POST /login", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u, ok := p.signIn[r.PostFormValue("user")]
@@ -73,6 +71,15 @@ func newPortal(t *testing.T, cfg SessionConfig) *portal {
 	p.srv = httptest.NewServer(s.Middleware(s.RequireCSRF(mux)))
 	t.Cleanup(p.srv.Close)
 	return p
+}
+
+// whoAmI answers with the signed-in user's name, or "anonymous".
+func whoAmI(w http.ResponseWriter, r *http.Request) {
+	if u := FromContext(r.Context()); u != nil {
+		io.WriteString(w, u.Username)
+		return
+	}
+	io.WriteString(w, "anonymous")
 }
 
 func (p *portal) addUser(name, role string) store.User {
@@ -524,5 +531,94 @@ func TestSessionStoreErrors(t *testing.T) {
 	code, body := b.do("GET", "/me", nil, nil)
 	if code != http.StatusInternalServerError || body == "ada" {
 		t.Errorf("closed store: GET /me = %d %q, want 500", code, body)
+	}
+}
+
+// A session opened under another (the proxy origin's, from a portal
+// session) ends when its parent does, at once when both managers share a
+// cache (one process) and within the cache's lifetime otherwise; using it
+// keeps the parent alive.
+func TestSessionUnderParent(t *testing.T) {
+	for _, shared := range []bool{true, false} {
+		t.Run(fmt.Sprintf("shared cache %v", shared), func(t *testing.T) {
+			p := newPortal(t, SessionConfig{})
+			alice := p.addUser("alice", "user")
+			cfg := SessionConfig{Secret: []byte("0123456789abcdef0123456789abcdef"), CookieName: "zoe_proxy"}
+			if shared {
+				cfg.Cache = p.s.store.cache
+			}
+			child, err := NewSessions(p.st, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			child.now, child.store.now = p.clock.Now, p.clock.Now
+			mux := http.NewServeMux()
+			mux.HandleFunc("GET /me", whoAmI)
+			mux.HandleFunc("GET /take", func(w http.ResponseWriter, r *http.Request) {
+				if err := child.LoginUnder(w, r, alice, r.URL.Query().Get("parent")); err != nil {
+					http.Error(w, err.Error(), http.StatusInternalServerError)
+				}
+			})
+			srv := httptest.NewServer(child.Middleware(mux))
+			t.Cleanup(srv.Close)
+			jar, _ := cookiejar.New(nil)
+			c := &http.Client{Jar: jar}
+			get := func(path string) (int, string) {
+				t.Helper()
+				resp, err := c.Get(srv.URL + path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				b, _ := io.ReadAll(resp.Body)
+				return resp.StatusCode, string(b)
+			}
+
+			if code, body := get("/take?parent="); code != http.StatusInternalServerError || !strings.Contains(body, "no parent session") {
+				t.Errorf("LoginUnder without a parent: got %d %q, want it refused", code, body)
+			}
+			b := p.browser()
+			if h := b.get("/handle"); h != "" {
+				t.Errorf("handle of a visitor: got %q, want none", h)
+			}
+			tok := b.login("alice")
+			parent := b.get("/handle")
+			if parent == "" || strings.Contains(b.cookie("zoe_session").Value, parent) {
+				t.Fatalf("handle %q: want one, unlike the cookie", parent)
+			}
+			if code, body := get("/take?parent=" + url.QueryEscape(parent)); code != http.StatusOK {
+				t.Fatalf("LoginUnder: %d %s", code, body)
+			}
+			if _, who := get("/me"); who != "alice" {
+				t.Fatalf("child session: got %q, want alice", who)
+			}
+
+			// Used past its refresh, the child pushes the parent's expiry out.
+			before, err := p.st.SessionByID(context.Background(), parent)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.clock.Advance(child.refreshEvery() + time.Second)
+			if _, who := get("/me"); who != "alice" {
+				t.Fatalf("child session after its refresh: got %q, want alice", who)
+			}
+			after, err := p.st.SessionByID(context.Background(), parent)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !after.ExpiresAt.After(before.ExpiresAt) {
+				t.Errorf("parent expires at %v after the child's use, want later than %v", after.ExpiresAt, before.ExpiresAt)
+			}
+
+			if code, body := b.do("POST", "/logout", url.Values{CSRFField: {tok}}, nil); code != http.StatusOK {
+				t.Fatalf("logout = %d %s", code, body)
+			}
+			if !shared {
+				p.clock.Advance(2 * sessionCacheLifetime)
+			}
+			if _, who := get("/me"); who != "anonymous" {
+				t.Errorf("child session after signing out of the parent: got %q, want anonymous", who)
+			}
+		})
 	}
 }

@@ -13,7 +13,8 @@ import (
 // so the portal vouches for its user with a ticket: random, good for one
 // use within ticketLifetime, and meaningful only to this process (it is a
 // key in memory, not a token anyone could forge or replay elsewhere). The
-// proxy origin exchanges it for a session of its own.
+// proxy origin exchanges it for a session of its own, which ends when the
+// portal session that minted the ticket does.
 const (
 	ticketLifetime = 30 * time.Second
 	// ackLifetime bounds how long an admin's confirmation to open another
@@ -29,14 +30,16 @@ type handoff struct {
 
 type ticket struct {
 	user    int64
+	parent  string // the portal session's handle (auth.Sessions.Handle)
 	next    string
 	expires time.Time
 }
 
 type ackKey struct{ user, execution int64 }
 
-// mint returns a new ticket for user to open next on the proxy origin.
-func (h *handoff) mint(user int64, next string, now time.Time) string {
+// mint returns a new ticket for user, signed in to the portal session
+// parent, to open next on the proxy origin.
+func (h *handoff) mint(user int64, parent, next string, now time.Time) string {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b) // crypto/rand never fails on supported systems
 	id := base64.RawURLEncoding.EncodeToString(b)
@@ -47,7 +50,7 @@ func (h *handoff) mint(user int64, next string, now time.Time) string {
 			delete(h.tickets, k)
 		}
 	}
-	h.tickets[id] = ticket{user: user, next: next, expires: now.Add(ticketLifetime)}
+	h.tickets[id] = ticket{user: user, parent: parent, next: next, expires: now.Add(ticketLifetime)}
 	return id
 }
 

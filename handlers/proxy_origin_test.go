@@ -1,7 +1,9 @@
 package handlers
 
 import (
+	"context"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -106,6 +108,33 @@ func TestProxySeparateOrigin(t *testing.T) {
 			t.Fatalf("got %d, want 404", res.StatusCode)
 		}
 	})
+	t.Run("portal sign-out ends it", func(t *testing.T) {
+		c := e.client(&e.owner)
+		res, _ := do(t, c, "GET", e.portal.URL+login, nil, nil)
+		do(t, c, "GET", res.Header.Get("Location"), nil, nil)
+		if res, body := do(t, c, "GET", e.services.URL+next, nil, nil); res.StatusCode != http.StatusOK {
+			t.Fatalf("after the handoff: got %d %q, want the service", res.StatusCode, body)
+		}
+		// The sign-out form's token, as a portal page would carry it.
+		req := httptest.NewRequest(http.MethodGet, e.portal.URL+"/", nil)
+		pu, _ := url.Parse(e.portal.URL)
+		for _, ck := range c.Jar.Cookies(pu) {
+			req.AddCookie(ck)
+		}
+		csrf := e.sessions.CSRFToken(req)
+		res, _ = do(t, c, "POST", e.portal.URL+"/logout", strings.NewReader(url.Values{"csrf_token": {csrf}}.Encode()), http.Header{"Content-Type": {"application/x-www-form-urlencoded"}})
+		if res.StatusCode != http.StatusSeeOther {
+			t.Fatalf("sign-out: got %d, want 303", res.StatusCode)
+		}
+		hits := b.hits.Load()
+		res, _ = do(t, c, "GET", e.services.URL+next, nil, nil)
+		if want := e.portal.URL + login; res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != want {
+			t.Errorf("proxy origin after signing out of the portal: got %d to %q, want 303 to %q", res.StatusCode, res.Header.Get("Location"), want)
+		}
+		if b.hits.Load() != hits {
+			t.Error("the service was reached after signing out of the portal")
+		}
+	})
 	t.Run("admin confirms first", func(t *testing.T) {
 		admin := e.client(&e.admin)
 		res, body := do(t, admin, "GET", e.portal.URL+login, nil, nil)
@@ -131,6 +160,22 @@ func TestProxySeparateOrigin(t *testing.T) {
 		res, _ = do(t, admin, "GET", e.services.URL+webPath(second, ""), nil, nil)
 		if want := e.portal.URL + "/proxy-login?next=" + url.QueryEscape(webPath(second, "")); res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != want {
 			t.Fatalf("second execution: got %d to %q, want 303 to %q", res.StatusCode, res.Header.Get("Location"), want)
+		}
+	})
+	t.Run("account disabled", func(t *testing.T) {
+		// Last: the owner cannot sign in after it. An admin's change to an
+		// account holds at the next request on both origins.
+		if res, _ := do(t, owner, "GET", e.services.URL+next, nil, nil); res.StatusCode != http.StatusOK {
+			t.Fatalf("before: got %d, want the service", res.StatusCode)
+		}
+		u := e.owner
+		u.Enabled = false
+		if err := e.st.UpdateUser(context.Background(), u); err != nil {
+			t.Fatal(err)
+		}
+		e.srv.userChanged(u.ID)
+		if res, _ := do(t, owner, "GET", e.services.URL+next, nil, nil); res.StatusCode == http.StatusOK {
+			t.Errorf("proxy origin after the account was disabled: got %d, want it refused", res.StatusCode)
 		}
 	})
 }

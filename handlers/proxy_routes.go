@@ -239,7 +239,7 @@ func (s *Server) proxyLogin(w http.ResponseWriter, r *http.Request) {
 		redirect(w, r, next)
 		return
 	}
-	id := s.px.handoff.mint(u.ID, next, now)
+	id := s.px.handoff.mint(u.ID, s.sessions.Handle(r), next, now)
 	w.Header().Set("Referrer-Policy", "no-referrer")
 	redirect(w, r, strings.TrimRight(s.proxyCfg.BaseURL, "/")+proxyAuthPath+"?ticket="+url.QueryEscape(id))
 }
@@ -266,7 +266,7 @@ func (s *Server) proxyAuth(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	if err := s.proxyCfg.Sessions.Login(w, r, u); err != nil {
+	if err := s.proxyCfg.Sessions.LoginUnder(w, r, u, t.parent); err != nil {
 		s.serverError(w, r, err)
 		return
 	}

@@ -55,7 +55,9 @@ func newProxyEnv(t testing.TB, separate bool, opts ...func(*ProxyConfig)) *proxy
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	sessions, err := auth.NewSessions(st, auth.SessionConfig{Secret: []byte(testSecret)})
+	// One session cache for both origins, as zoe serve has.
+	cache := auth.NewSessionCache()
+	sessions, err := auth.NewSessions(st, auth.SessionConfig{Secret: []byte(testSecret), Cache: cache})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +67,7 @@ func newProxyEnv(t testing.TB, separate bool, opts ...func(*ProxyConfig)) *proxy
 	e.admin = e.user("root", "admin")
 	e.portal = httptest.NewUnstartedServer(nil)
 	if separate {
-		e.proxySessions, err = auth.NewSessions(st, auth.SessionConfig{Secret: []byte(testSecret), CookieName: "zoe_proxy"})
+		e.proxySessions, err = auth.NewSessions(st, auth.SessionConfig{Secret: []byte(testSecret), CookieName: "zoe_proxy", Cache: cache})
 		if err != nil {
 			t.Fatal(err)
 		}
