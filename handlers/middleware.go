@@ -18,10 +18,12 @@ func currentUser(r *http.Request) *store.User { return auth.FromContext(r.Contex
 // deletion) hold for the next request in this process: sessions keep the
 // resolved user for up to a second otherwise (auth.SessionCache).
 func (s *Server) userChanged(id int64) {
-	for _, sessions := range []*auth.Sessions{s.sessions, s.proxyCfg.Sessions} {
-		if sessions != nil {
-			sessions.ForgetUser(id)
-		}
+	if s.sessions != nil {
+		s.sessions.ForgetUser(id)
+	}
+	// zoe serve gives both origins one cache: one scan forgets the user.
+	if p := s.proxyCfg.Sessions; p != nil && (s.sessions == nil || p.Cache() != s.sessions.Cache()) {
+		p.ForgetUser(id)
 	}
 }
 
