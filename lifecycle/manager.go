@@ -117,8 +117,9 @@ type Manager struct {
 	counters Counters
 	hosts    []backend.HostStatus
 
-	pool   *pool      // ready networks
-	soloMu sync.Mutex // one EnsureNetwork of the solo network at a time
+	pool   *pool           // ready networks
+	soloMu sync.Mutex      // one EnsureNetwork of the solo network at a time
+	solo   map[string]bool // hosts whose solo network is known to exist
 }
 
 // Counters count what happened since start, for the portal and the API.
@@ -154,6 +155,7 @@ func New(st *store.Store, be Backend, sch *scheduler.Scheduler, cfg Config) *Man
 		phases:   map[int64]map[string]Phase{},
 		pulls:    map[int64]pullScope{},
 		pool:     newPool(cfg.NetworkPool),
+		solo:     map[string]bool{},
 	}
 }
 

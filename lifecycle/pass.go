@@ -323,6 +323,12 @@ func (m *Manager) startServices(ctx context.Context, e store.Execution, todo []s
 			}()
 		}
 		wg.Wait()
+		if network == m.soloNetwork() && slices.ContainsFunc(errs, func(err error) bool { return err != nil }) {
+			// Perhaps the network went behind Zoe's back.
+			for h := range hostsUsed {
+				m.forgetSolo(h)
+			}
+		}
 		if m.pullsCut(e.ID) && slices.ContainsFunc(errs, func(err error) bool { return err != nil }) {
 			// Cut short by Stop, the execution stays starting and the next
 			// start of Zoe queues it again (recover); by Terminate, it is
@@ -726,6 +732,9 @@ func (m *Manager) sweepNetworks(ctx context.Context) {
 			exist[n] = true
 		}
 		m.pool.forget(h, before, exist)
+		if !exist[m.soloNetwork()] {
+			m.forgetSolo(h)
+		}
 		for _, n := range ns {
 			if !strings.HasPrefix(n, prefix) || n == m.cfg.Network || n == m.soloNetwork() || live[n] || pooled[n] {
 				continue

@@ -172,14 +172,31 @@ func (m *Manager) claimNetwork(ctx context.Context, e *store.Execution, host str
 // ensureNetwork makes network on host unless it exists. The solo network
 // is shared and isolated: it is labelled as such, not as one execution's,
 // and made by one launch at a time, so that a burst of launches does not
-// race to create it.
+// race to create it. Once it is known to exist on a host no launch asks
+// the engine again: in a burst the engine answers an inspect in tens of
+// milliseconds, and the launches would queue behind each other's. The
+// sweep, which lists the networks anyway, and a failed start forget it.
 func (m *Manager) ensureNetwork(ctx context.Context, host, network string, labels map[string]string) error {
 	if network != m.soloNetwork() {
 		return m.be.EnsureNetwork(ctx, host, network, labels)
 	}
 	m.soloMu.Lock()
 	defer m.soloMu.Unlock()
-	return m.be.EnsureNetwork(ctx, host, network, map[string]string{backend.LabelIsolated: "true"})
+	if m.solo[host] {
+		return nil
+	}
+	if err := m.be.EnsureNetwork(ctx, host, network, map[string]string{backend.LabelIsolated: "true"}); err != nil {
+		return err
+	}
+	m.solo[host] = true
+	return nil
+}
+
+// forgetSolo makes the next launch on host check its solo network again.
+func (m *Manager) forgetSolo(host string) {
+	m.soloMu.Lock()
+	delete(m.solo, host)
+	m.soloMu.Unlock()
 }
 
 // fillPool tops the pool up on every online, enabled host, in the

@@ -342,6 +342,17 @@ func TestSoloNetwork(t *testing.T) {
 	if ns, err := e.be.Networks(ctx, "h1"); err != nil || !slices.Contains(ns, solo) {
 		t.Errorf("after the executions ended and a sweep: got networks %v (%v), want %s kept", ns, err, solo)
 	}
+
+	// Removed behind Zoe's back: the sweep notices, and the next launch
+	// makes it again.
+	if err := e.be.RemoveNetwork(ctx, "h1", solo); err != nil {
+		t.Fatal(err)
+	}
+	e.m.sweepNetworks(ctx)
+	again := e.submit(description("again", svc{name: "app", cmd: "sleep 600"}))
+	if x := e.waitStatus(again, store.StatusRunning); x.Network != solo {
+		t.Errorf("after the solo network was removed: got network %q, want %s", x.Network, solo)
+	}
 }
 
 // A network of the solo network's name that lets its containers reach
