@@ -378,23 +378,27 @@ func (m *Manager) startOne(ctx context.Context, e store.Execution, d *zapp.Descr
 	}
 	defer m.clearPhase(e.ID, s.Name)
 	phase := Phase{Service: s.Name, Step: StepImage, Image: spec.Image, Host: host.Name}
-	m.setPhase(e.ID, phase)
-	pctx, cancel := m.pullContext(ctx, e.ID)
-	pulled, err := m.be.EnsureImage(pctx, host.Name, spec.Image, m.pullReporter(ctx, e.ID, phase))
-	cancel()
-	if err != nil {
-		if !m.pullsCut(e.ID) { // then it did not fail, it was given up
-			s.Status, s.ErrorMessage = store.ServiceError, err.Error()
-			_ = m.st.UpdateService(ctx, s)
+	// The host's last check listed the image: the engine is not asked
+	// again, which in a burst of launches is one call less each on a busy
+	// engine. Removed since, it is looked for (and pulled) after all.
+	listed := slices.Contains(host.Images, spec.Image)
+	if !listed {
+		if err := m.ensureImage(ctx, e, s, spec.Image, phase); err != nil {
+			return err
 		}
-		return err
-	}
-	if pulled {
-		m.event(ctx, e.ID, "image pulled", fmt.Sprintf("%s: %s is on %s", s.Name, spec.Image, host.Name))
 	}
 	phase.Step = StepStarting
 	m.setPhase(e.ID, phase)
 	started, err := m.be.Start(ctx, host.Name, spec)
+	if listed && errors.Is(err, backend.ErrImageMissing) {
+		phase.Step = StepImage
+		if err := m.ensureImage(ctx, e, s, spec.Image, phase); err != nil {
+			return err
+		}
+		phase.Step = StepStarting
+		m.setPhase(e.ID, phase)
+		started, err = m.be.Start(ctx, host.Name, spec)
+	}
 	if errors.Is(err, backend.ErrConflict) {
 		// A container of this very name (instance, execution and
 		// deployment) can only be a leftover of an earlier attempt, e.g.
@@ -428,6 +432,26 @@ func (m *Manager) startOne(ctx context.Context, e store.Execution, d *zapp.Descr
 		return fmt.Errorf("record started service: %w", err)
 	}
 	m.event(ctx, e.ID, "container started", fmt.Sprintf("%s on %s", s.Name, host.Name))
+	return nil
+}
+
+// ensureImage makes sure the image of service s is on the host of phase,
+// pulling it when the back-end may, with the pull's progress in phase.
+func (m *Manager) ensureImage(ctx context.Context, e store.Execution, s *store.Service, image string, phase Phase) error {
+	m.setPhase(e.ID, phase)
+	pctx, cancel := m.pullContext(ctx, e.ID)
+	pulled, err := m.be.EnsureImage(pctx, phase.Host, image, m.pullReporter(ctx, e.ID, phase))
+	cancel()
+	if err != nil {
+		if !m.pullsCut(e.ID) { // then it did not fail, it was given up
+			s.Status, s.ErrorMessage = store.ServiceError, err.Error()
+			_ = m.st.UpdateService(ctx, s)
+		}
+		return err
+	}
+	if pulled {
+		m.event(ctx, e.ID, "image pulled", fmt.Sprintf("%s: %s is on %s", s.Name, image, phase.Host))
+	}
 	return nil
 }
 

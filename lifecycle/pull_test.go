@@ -120,6 +120,38 @@ func TestPullFromRegistry(t *testing.T) {
 	}
 }
 
+// A launch does not ask the engine for an image the host's last check
+// listed. When it was removed since, the create finds out, and the launch
+// looks for it (pulls it) and starts after all.
+func TestImageRemovedSinceCheck(t *testing.T) {
+	h1, h2 := engine(t, "h1", "ZOE_TEST_DOCKER_HOST"), engine(t, "h2", "ZOE_TEST_DOCKER_HOST2")
+	ref := pushTestImage(t, h1.Address, h2.Address)
+	if out, err := exec.Command("docker", "-H", h2.Address, "pull", ref).CombinedOutput(); err != nil {
+		t.Fatalf("docker pull: %v: %s", err, out)
+	}
+	// No check of the hosts but the one at start, which lists the image.
+	e := newEnvConfig(t, func(c *Config) { c.Resync = time.Hour }, h2)
+	e.pulling()
+	if hs := e.m.Hosts(); len(hs) != 1 || !slices.Contains(hs[0].Images, ref) {
+		t.Fatalf("got hosts %+v, want h2 listing %s", hs, ref)
+	}
+	if out, err := exec.Command("docker", "-H", h2.Address, "rmi", ref).CombinedOutput(); err != nil {
+		t.Fatalf("docker rmi: %v: %s", err, out)
+	}
+
+	id := e.submit(description("removed", svc{name: "box", image: ref, cmd: "sleep 60"}))
+	e.waitStatus(id, store.StatusRunning)
+	var kinds []string
+	for _, ev := range e.events(id) {
+		if ev.Kind != "pull progress" {
+			kinds = append(kinds, ev.Kind)
+		}
+	}
+	if d := cmp.Diff([]string{"submitted", "queued", "starting", "pulling image", "image pulled", "container started", "running"}, kinds); d != "" {
+		t.Errorf("history (-want +got):\n%s", d)
+	}
+}
+
 func TestPullFailsClearly(t *testing.T) {
 	e := newEnv(t, engine(t, "h2", "ZOE_TEST_DOCKER_HOST2"))
 	e.pulling()
