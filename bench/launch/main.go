@@ -4,7 +4,9 @@
 // scheduler), against a raw create-and-start (what `docker run -d` does) of
 // the same image with the same limits, network and port publishing on the
 // same engine. Runs alternate so that drift of the engine hits both; then
-// n launches at once are compared with n raw runs at once.
+// n launches at once are compared with n raw runs at once, over several
+// rounds in a rotating order, since one burst is too noisy to tell 5% from
+// 25%.
 //
 // It prints a Markdown report on stdout; -cpuprofile writes a CPU profile
 // of the whole run, and every Zoe launch is broken down by back-end call,
@@ -56,6 +58,7 @@ func main() {
 	host := flag.String("docker", os.Getenv("ZOE_TEST_DOCKER_HOST"), "Docker engine (unix:///… URL)")
 	runs := flag.Int("runs", 10, "sequential launches of each kind")
 	parallel := flag.Int("parallel", 20, "launches at once")
+	bursts := flag.Int("bursts", 3, "rounds of launches at once, each kind once per round in a rotating order")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the Zoe launches to this file")
 	pool := flag.Int("pool", 2, "ready networks Zoe keeps per host (backend-network-pool; 2 is zoe serve's default, 0 makes each at launch)")
 	solo := flag.Bool("solo", true, "one-container executions join the host's isolated solo network (backend-solo-network; true is zoe serve's default)")
@@ -64,7 +67,11 @@ func main() {
 		fmt.Fprintln(os.Stderr, "launch: no Docker engine: set ZOE_TEST_DOCKER_HOST or -docker (scripts/bench.sh does)")
 		os.Exit(2)
 	}
-	if err := run(*host, *runs, *parallel, *pool, *solo, *cpuprofile); err != nil {
+	if *runs < 1 || *parallel < 1 || *bursts < 1 {
+		fmt.Fprintln(os.Stderr, "launch: -runs, -parallel and -bursts must be at least 1")
+		os.Exit(2)
+	}
+	if err := run(*host, *runs, *parallel, *bursts, *pool, *solo, *cpuprofile); err != nil {
 		fmt.Fprintln(os.Stderr, "launch:", err)
 		os.Exit(1)
 	}
@@ -86,7 +93,7 @@ type bench struct {
 	launched chan time.Time // a Zoe execution reached running
 }
 
-func run(host string, runs, parallel, pool int, solo bool, cpuprofile string) error {
+func run(host string, runs, atOnce, bursts, pool int, solo bool, cpuprofile string) error {
 	ctx := context.Background()
 	b, cleanup, err := setup(ctx, host, pool, solo)
 	defer cleanup()
@@ -147,20 +154,36 @@ func run(host string, runs, parallel, pool int, solo bool, cpuprofile string) er
 		other = append(other, r.running-inCalls)
 	}
 
-	pr, err := b.rawParallel(ctx, parallel, false)
-	if err != nil {
-		return fmt.Errorf("%d raw runs at once: %w", parallel, err)
+	// Bursts: each round runs the three kinds once, the first of one round
+	// last in the next, so that none always follows the same other (a raw
+	// burst with its own networks leaves the engine removing twenty).
+	var pr, pn, pz []parallel
+	kinds := []func() error{
+		func() error {
+			p, err := b.rawParallel(ctx, atOnce, false)
+			pr = append(pr, p)
+			return wrapIf(err, "%d raw runs at once", atOnce)
+		},
+		func() error {
+			p, err := b.rawParallel(ctx, atOnce, true)
+			pn = append(pn, p)
+			return wrapIf(err, "%d raw runs with their own networks at once", atOnce)
+		},
+		func() error {
+			p, err := b.zoeParallel(ctx, atOnce)
+			pz = append(pz, p)
+			return wrapIf(err, "%d launches at once", atOnce)
+		},
 	}
-	pn, err := b.rawParallel(ctx, parallel, true)
-	if err != nil {
-		return fmt.Errorf("%d raw runs with their own networks at once: %w", parallel, err)
-	}
-	pz, err := b.zoeParallel(ctx, parallel)
-	if err != nil {
-		return fmt.Errorf("%d launches at once: %w", parallel, err)
+	for round := range bursts {
+		for k := range kinds {
+			if err := kinds[(k+round)%len(kinds)](); err != nil {
+				return fmt.Errorf("burst round %d: %w", round+1, err)
+			}
+		}
 	}
 
-	report(os.Stdout, host, runs, parallel, table{
+	report(os.Stdout, host, runs, atOnce, table{
 		zoeRun: load.Summarise(zoeRun), zoeUp: load.Summarise(zoeUp),
 		rawRun: load.Summarise(rawRun), rawUp: load.Summarise(rawUp),
 		netRun: load.Summarise(netRun), netUp: load.Summarise(netUp),
@@ -168,6 +191,14 @@ func run(host string, runs, parallel, pool int, solo bool, cpuprofile string) er
 		networks: b.networks(), pooled: pooled,
 	})
 	return nil
+}
+
+// wrapIf is err with what was being done, or nil.
+func wrapIf(err error, format string, args ...any) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf(format+": %w", append(args, err)...)
 }
 
 func setup(ctx context.Context, host string, pool int, solo bool) (*bench, func(), error) {
@@ -437,7 +468,8 @@ func (b *bench) end(ctx context.Context, ids ...int64) error {
 type parallel struct {
 	each     load.Summary
 	makespan time.Duration
-	pooled   int // Zoe only: launches that joined a network made beforehand
+	pooled   int           // Zoe only: launches that joined a network made beforehand
+	handed   time.Duration // Zoe only: when the last container create was sent to the engine
 }
 
 // rawParallel is n raw runs at once, on the pre-made network or each on a
@@ -494,6 +526,7 @@ func (b *bench) zoeParallel(ctx context.Context, n int) (parallel, error) {
 	ids := make([]int64, n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
+	b.be.record()
 	t0 := time.Now()
 	for i := range n {
 		wg.Go(func() {
@@ -514,7 +547,8 @@ func (b *bench) zoeParallel(ctx context.Context, n int) (parallel, error) {
 			return parallel{}, fmt.Errorf("%d of %d executions running after 120 s", len(ds), n)
 		}
 	}
-	p := parallel{each: load.Summarise(ds), makespan: ds[len(ds)-1]}
+	p := parallel{each: load.Summarise(ds), makespan: ds[len(ds)-1], handed: b.be.lastBegin(startCall).Sub(t0)}
+	b.be.stop(time.Now())
 	for _, id := range ids {
 		x, err := b.st.Execution(ctx, id)
 		if err != nil {
@@ -529,12 +563,32 @@ func (b *bench) zoeParallel(ctx context.Context, n int) (parallel, error) {
 
 type table struct {
 	zoeRun, zoeUp, rawRun, rawUp, netRun, netUp load.Summary
-	parRaw, parNet, parZoe                      parallel
+	parRaw, parNet, parZoe                      []parallel // one per round
 	calls                                       map[string][]callTime
 	other                                       load.Summary
 	networks                                    string // how Zoe's executions get their network
 	pooled                                      int    // sequential launches that joined a network made beforehand
 }
+
+// overRounds is the median of f over the rounds, with the lowest and the
+// highest in brackets when there are several.
+func overRounds(ps []parallel, f func(parallel) float64, format func(float64) string) string {
+	vs := make([]float64, len(ps))
+	for i, p := range ps {
+		vs[i] = f(p)
+	}
+	slices.Sort(vs)
+	mid := vs[len(vs)/2]
+	if len(vs)%2 == 0 {
+		mid = (vs[len(vs)/2-1] + vs[len(vs)/2]) / 2
+	}
+	if len(vs) == 1 {
+		return format(mid)
+	}
+	return fmt.Sprintf("%s (%s–%s)", format(mid), format(vs[0]), format(vs[len(vs)-1]))
+}
+
+func msCell(ns float64) string { return load.Ms(time.Duration(ns)) }
 
 func report(w io.Writer, host string, runs, n int, t table) {
 	fmt.Fprintf(w, "### Launch overhead\n\n")
@@ -551,13 +605,33 @@ func report(w io.Writer, host string, runs, n int, t table) {
 		load.Ratio(float64(t.zoeRun.P50), float64(t.rawRun.P50)), load.Ratio(float64(t.zoeUp.P50), float64(t.rawUp.P50)),
 		load.Ratio(float64(t.zoeRun.P50), float64(t.netRun.P50)), load.Ratio(float64(t.zoeUp.P50), float64(t.netUp.P50)))
 
-	fmt.Fprintf(w, "| %d at once (ms from the first request) | each to running: median | min / p25 / p75 / max | last one running |\n|---|---|---|---|\n", n)
-	fmt.Fprintf(w, "| raw create+start, one network made beforehand (the limit) | %s | %s | %s |\n", load.Ms(t.parRaw.each.P50), t.parRaw.each.Spread(), load.Ms(t.parRaw.makespan))
-	fmt.Fprintf(w, "| raw network create + create+start | %s | %s | %s |\n", load.Ms(t.parNet.each.P50), t.parNet.each.Spread(), load.Ms(t.parNet.makespan))
-	fmt.Fprintf(w, "| Zoe (%d joined a network made beforehand) | %s | %s | %s |\n", t.parZoe.pooled, load.Ms(t.parZoe.each.P50), t.parZoe.each.Spread(), load.Ms(t.parZoe.makespan))
-	fmt.Fprintf(w, "\nRatio Zoe / limit, %d at once: median %s, last one %s. Against raw runs with their own networks: %s and %s.\n\n", n,
-		load.Ratio(float64(t.parZoe.each.P50), float64(t.parRaw.each.P50)), load.Ratio(float64(t.parZoe.makespan), float64(t.parRaw.makespan)),
-		load.Ratio(float64(t.parZoe.each.P50), float64(t.parNet.each.P50)), load.Ratio(float64(t.parZoe.makespan), float64(t.parNet.makespan)))
+	rounds := len(t.parZoe)
+	fmt.Fprintf(w, "%d at once, %d rounds, each kind once per round in a rotating order. Times in ms from the first request; each cell is the median over the rounds, with the rounds' lowest and highest in brackets.\n\n", n, rounds)
+	fmt.Fprintf(w, "| %d at once | median launch to running | last one running |\n|---|---|---|\n", n)
+	burstRow := func(name string, ps []parallel) {
+		fmt.Fprintf(w, "| %s | %s | %s |\n", name, overRounds(ps, func(p parallel) float64 { return float64(p.each.P50) }, msCell),
+			overRounds(ps, func(p parallel) float64 { return float64(p.makespan) }, msCell))
+	}
+	burstRow("raw create+start, one network made beforehand (the limit)", t.parRaw)
+	burstRow("raw network create + create+start", t.parNet)
+	pooledBurst := 0
+	for _, p := range t.parZoe {
+		pooledBurst += p.pooled
+	}
+	burstRow(fmt.Sprintf("Zoe (%d of %d joined a network made beforehand)", pooledBurst, n*rounds), t.parZoe)
+	ratios := func(of, to []parallel, f func(parallel) float64) string {
+		rs := make([]parallel, len(of))
+		for i := range of {
+			rs[i] = parallel{each: load.Summary{P50: time.Duration(f(of[i]) / f(to[i]) * 1e6)}}
+		}
+		return overRounds(rs, func(p parallel) float64 { return float64(p.each.P50) / 1e6 }, func(v float64) string { return fmt.Sprintf("%.2f×", v) })
+	}
+	median := func(p parallel) float64 { return float64(p.each.P50) }
+	last := func(p parallel) float64 { return float64(p.makespan) }
+	fmt.Fprintf(w, "\nRatio Zoe / limit, %d at once, round by round: median launch %s, last one %s. Against raw runs with their own networks: %s and %s.\n\n", n,
+		ratios(t.parZoe, t.parRaw, median), ratios(t.parZoe, t.parRaw, last), ratios(t.parZoe, t.parNet, median), ratios(t.parZoe, t.parNet, last))
+	fmt.Fprintf(w, "Zoe's own part of a burst: the last of the %d container creates went to the engine %s ms after the first request (median over the rounds); the rest is the engine's.\n\n", n,
+		overRounds(t.parZoe, func(p parallel) float64 { return float64(p.handed) }, msCell))
 
 	fmt.Fprintf(w, "Where a sequential Zoe launch spends its time: back-end calls that ended between submission and running, median over the runs. List runs in the loop's passes, partly alongside the others; \"everything else\" is the time to running minus the other calls.\n\n| call | median ms per launch | calls per launch (median) | launches with the call |\n|---|---|---|---|\n")
 	names := make([]string, 0, len(t.calls))
