@@ -10,6 +10,7 @@
 #
 #   BENCH_RUNS      sequential launches of each kind (default 10)
 #   BENCH_PARALLEL  launches at once (default 20)
+#   BENCH_BURSTS    rounds of launches at once, each kind once a round (default 3)
 #   BENCH_DURATION  length of each load measurement (default 5s)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -17,6 +18,7 @@ cd "$ROOT"
 export PATH=$PATH:/usr/local/go/bin
 RUNS=${BENCH_RUNS:-10}
 PARALLEL=${BENCH_PARALLEL:-20}
+BURSTS=${BENCH_BURSTS:-3}
 DURATION=${BENCH_DURATION:-5s}
 OUT=$ROOT/.testenv/bench
 mkdir -p "$OUT"
@@ -65,8 +67,8 @@ step "scheduler: one pass, 10,000 queued x 1,000 hosts"
 	echo
 } | tee -a "$RESULTS"
 
-step "launch overhead ($RUNS sequential runs of each kind, $PARALLEL at once)"
-"$OUT/launch" -runs "$RUNS" -parallel "$PARALLEL" -cpuprofile "$OUT/launch.pprof" | tee -a "$RESULTS"
+step "launch overhead ($RUNS sequential runs of each kind, $PARALLEL at once in $BURSTS rounds)"
+"$OUT/launch" -runs "$RUNS" -parallel "$PARALLEL" -bursts "$BURSTS" -cpuprofile "$OUT/launch.pprof" | tee -a "$RESULTS"
 
 step "proxy, portal and memory on SQLite"
 "$OUT/web" -zoe "$OUT/zoe" -echo "$OUT/echo" -d "$DURATION" | tee -a "$RESULTS"
