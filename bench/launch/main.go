@@ -71,7 +71,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "launch: -runs, -parallel and -bursts must be at least 1")
 		os.Exit(2)
 	}
-	if err := run(*host, *runs, *parallel, *bursts, *pool, *solo, *cpuprofile); err != nil {
+	if err := run(os.Stdout, *host, *runs, *parallel, *bursts, *pool, *solo, *cpuprofile); err != nil {
 		fmt.Fprintln(os.Stderr, "launch:", err)
 		os.Exit(1)
 	}
@@ -93,7 +93,7 @@ type bench struct {
 	launched chan time.Time // a Zoe execution reached running
 }
 
-func run(host string, runs, atOnce, bursts, pool int, solo bool, cpuprofile string) error {
+func run(w io.Writer, host string, runs, atOnce, bursts, pool int, solo bool, cpuprofile string) error {
 	ctx := context.Background()
 	b, cleanup, err := setup(ctx, host, pool, solo)
 	defer cleanup()
@@ -183,7 +183,7 @@ func run(host string, runs, atOnce, bursts, pool int, solo bool, cpuprofile stri
 		}
 	}
 
-	report(os.Stdout, host, runs, atOnce, table{
+	report(w, host, runs, atOnce, table{
 		zoeRun: load.Summarise(zoeRun), zoeUp: load.Summarise(zoeUp),
 		rawRun: load.Summarise(rawRun), rawUp: load.Summarise(rawUp),
 		netRun: load.Summarise(netRun), netUp: load.Summarise(netUp),

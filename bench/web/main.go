@@ -38,10 +38,11 @@ type options struct {
 	pieces                                          map[string]bool
 	concurrency, executions, pollers                int
 	duration                                        time.Duration
+	out                                             io.Writer // the report
 }
 
 func main() {
-	var o options
+	o := options{out: os.Stdout}
 	var pieces string
 	flag.StringVar(&o.zoe, "zoe", "./zoe", "the zoe binary")
 	flag.StringVar(&o.echoBin, "echo", "", "the bench/echo binary, run on the host as the bare net/http ceiling")
@@ -89,7 +90,7 @@ func run(o options) error {
 		}
 		defer drop()
 	}
-	w := os.Stdout
+	w := o.out
 
 	// Idle: a first start on an empty store, as after installation.
 	var idleEmpty memory
