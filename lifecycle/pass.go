@@ -323,13 +323,14 @@ func (m *Manager) startServices(ctx context.Context, e store.Execution, todo []s
 			}()
 		}
 		wg.Wait()
-		if network == m.soloNetwork() && slices.ContainsFunc(errs, func(err error) bool { return err != nil }) {
+		failed := slices.ContainsFunc(errs, func(err error) bool { return err != nil })
+		if failed && network == m.soloNetwork() {
 			// Perhaps the network went behind Zoe's back.
 			for h := range hostsUsed {
 				m.forgetSolo(h)
 			}
 		}
-		if m.pullsCut(e.ID) && slices.ContainsFunc(errs, func(err error) bool { return err != nil }) {
+		if failed && m.pullsCut(e.ID) {
 			// Cut short by Stop, the execution stays starting and the next
 			// start of Zoe queues it again (recover); by Terminate, it is
 			// cleaning up and the next pass removes what was started.
@@ -377,26 +378,25 @@ func (m *Manager) startOne(ctx context.Context, e store.Execution, d *zapp.Descr
 		return err
 	}
 	defer m.clearPhase(e.ID, s.Name)
-	phase := Phase{Service: s.Name, Step: StepImage, Image: spec.Image, Host: host.Name}
+	image := Phase{Service: s.Name, Step: StepImage, Image: spec.Image, Host: host.Name}
+	starting := image
+	starting.Step = StepStarting
 	// The host's last check listed the image: the engine is not asked
 	// again, which in a burst of launches is one call less each on a busy
 	// engine. Removed since, it is looked for (and pulled) after all.
 	listed := slices.Contains(host.Images, spec.Image)
 	if !listed {
-		if err := m.ensureImage(ctx, e, s, spec.Image, phase); err != nil {
+		if err := m.ensureImage(ctx, e, s, image); err != nil {
 			return err
 		}
 	}
-	phase.Step = StepStarting
-	m.setPhase(e.ID, phase)
+	m.setPhase(e.ID, starting)
 	started, err := m.be.Start(ctx, host.Name, spec)
 	if listed && errors.Is(err, backend.ErrImageMissing) {
-		phase.Step = StepImage
-		if err := m.ensureImage(ctx, e, s, spec.Image, phase); err != nil {
+		if err := m.ensureImage(ctx, e, s, image); err != nil {
 			return err
 		}
-		phase.Step = StepStarting
-		m.setPhase(e.ID, phase)
+		m.setPhase(e.ID, starting)
 		started, err = m.be.Start(ctx, host.Name, spec)
 	}
 	if errors.Is(err, backend.ErrConflict) {
@@ -435,12 +435,12 @@ func (m *Manager) startOne(ctx context.Context, e store.Execution, d *zapp.Descr
 	return nil
 }
 
-// ensureImage makes sure the image of service s is on the host of phase,
+// ensureImage makes sure phase's image is on phase's host for service s,
 // pulling it when the back-end may, with the pull's progress in phase.
-func (m *Manager) ensureImage(ctx context.Context, e store.Execution, s *store.Service, image string, phase Phase) error {
+func (m *Manager) ensureImage(ctx context.Context, e store.Execution, s *store.Service, phase Phase) error {
 	m.setPhase(e.ID, phase)
 	pctx, cancel := m.pullContext(ctx, e.ID)
-	pulled, err := m.be.EnsureImage(pctx, phase.Host, image, m.pullReporter(ctx, e.ID, phase))
+	pulled, err := m.be.EnsureImage(pctx, phase.Host, phase.Image, m.pullReporter(ctx, e.ID, phase))
 	cancel()
 	if err != nil {
 		if !m.pullsCut(e.ID) { // then it did not fail, it was given up
@@ -450,7 +450,7 @@ func (m *Manager) ensureImage(ctx context.Context, e store.Execution, s *store.S
 		return err
 	}
 	if pulled {
-		m.event(ctx, e.ID, "image pulled", fmt.Sprintf("%s: %s is on %s", s.Name, image, phase.Host))
+		m.event(ctx, e.ID, "image pulled", fmt.Sprintf("%s: %s is on %s", s.Name, phase.Image, phase.Host))
 	}
 	return nil
 }
