@@ -570,14 +570,10 @@ type table struct {
 	pooled                                      int    // sequential launches that joined a network made beforehand
 }
 
-// overRounds is the median of f over the rounds, with the lowest and the
+// overRounds is the median of the rounds' values, with the lowest and the
 // highest in brackets when there are several.
-func overRounds(ps []parallel, f func(parallel) float64, format func(float64) string) string {
-	vs := make([]float64, len(ps))
-	for i, p := range ps {
-		vs[i] = f(p)
-	}
-	slices.Sort(vs)
+func overRounds(vs []float64, format func(float64) string) string {
+	vs = slices.Sorted(slices.Values(vs))
 	mid := vs[len(vs)/2]
 	if len(vs)%2 == 0 {
 		mid = (vs[len(vs)/2-1] + vs[len(vs)/2]) / 2
@@ -586,6 +582,15 @@ func overRounds(ps []parallel, f func(parallel) float64, format func(float64) st
 		return format(mid)
 	}
 	return fmt.Sprintf("%s (%s–%s)", format(mid), format(vs[0]), format(vs[len(vs)-1]))
+}
+
+// perRound is f of each round.
+func perRound(ps []parallel, f func(parallel) float64) []float64 {
+	vs := make([]float64, len(ps))
+	for i, p := range ps {
+		vs[i] = f(p)
+	}
+	return vs
 }
 
 func msCell(ns float64) string { return load.Ms(time.Duration(ns)) }
@@ -608,9 +613,10 @@ func report(w io.Writer, host string, runs, n int, t table) {
 	rounds := len(t.parZoe)
 	fmt.Fprintf(w, "%d at once, %d rounds, each kind once per round in a rotating order. Times in ms from the first request; each cell is the median over the rounds, with the rounds' lowest and highest in brackets.\n\n", n, rounds)
 	fmt.Fprintf(w, "| %d at once | median launch to running | last one running |\n|---|---|---|\n", n)
+	median := func(p parallel) float64 { return float64(p.each.P50) }
+	last := func(p parallel) float64 { return float64(p.makespan) }
 	burstRow := func(name string, ps []parallel) {
-		fmt.Fprintf(w, "| %s | %s | %s |\n", name, overRounds(ps, func(p parallel) float64 { return float64(p.each.P50) }, msCell),
-			overRounds(ps, func(p parallel) float64 { return float64(p.makespan) }, msCell))
+		fmt.Fprintf(w, "| %s | %s | %s |\n", name, overRounds(perRound(ps, median), msCell), overRounds(perRound(ps, last), msCell))
 	}
 	burstRow("raw create+start, one network made beforehand (the limit)", t.parRaw)
 	burstRow("raw network create + create+start", t.parNet)
@@ -619,19 +625,19 @@ func report(w io.Writer, host string, runs, n int, t table) {
 		pooledBurst += p.pooled
 	}
 	burstRow(fmt.Sprintf("Zoe (%d of %d joined a network made beforehand)", pooledBurst, n*rounds), t.parZoe)
+	// Ratios are taken round by round, each Zoe burst against the raw
+	// bursts of its own round.
 	ratios := func(of, to []parallel, f func(parallel) float64) string {
-		rs := make([]parallel, len(of))
+		rs := make([]float64, len(of))
 		for i := range of {
-			rs[i] = parallel{each: load.Summary{P50: time.Duration(f(of[i]) / f(to[i]) * 1e6)}}
+			rs[i] = f(of[i]) / f(to[i])
 		}
-		return overRounds(rs, func(p parallel) float64 { return float64(p.each.P50) / 1e6 }, func(v float64) string { return fmt.Sprintf("%.2f×", v) })
+		return overRounds(rs, func(v float64) string { return fmt.Sprintf("%.2f×", v) })
 	}
-	median := func(p parallel) float64 { return float64(p.each.P50) }
-	last := func(p parallel) float64 { return float64(p.makespan) }
 	fmt.Fprintf(w, "\nRatio Zoe / limit, %d at once, round by round: median launch %s, last one %s. Against raw runs with their own networks: %s and %s.\n\n", n,
 		ratios(t.parZoe, t.parRaw, median), ratios(t.parZoe, t.parRaw, last), ratios(t.parZoe, t.parNet, median), ratios(t.parZoe, t.parNet, last))
 	fmt.Fprintf(w, "Zoe's own part of a burst: the last of the %d container creates went to the engine %s ms after the first request (median over the rounds); the rest is the engine's.\n\n", n,
-		overRounds(t.parZoe, func(p parallel) float64 { return float64(p.handed) }, msCell))
+		overRounds(perRound(t.parZoe, func(p parallel) float64 { return float64(p.handed) }), msCell))
 
 	fmt.Fprintf(w, "Where a sequential Zoe launch spends its time: back-end calls that ended between submission and running, median over the runs. List runs in the loop's passes, partly alongside the others; \"everything else\" is the time to running minus the other calls.\n\n| call | median ms per launch | calls per launch (median) | launches with the call |\n|---|---|---|---|\n")
 	names := make([]string, 0, len(t.calls))
