@@ -452,7 +452,10 @@ func TestRestartReconciles(t *testing.T) {
 	e.waitStatus(id, store.StatusRunning)
 	before := e.services(id)[0]
 
-	// An orphan of this deployment that no service knows must go.
+	// An orphan of this deployment that no service knows must go. It is
+	// made while no loop runs, which would remove it between its create
+	// and its start.
+	e.m.Stop()
 	orphan, err := e.be.Start(context.Background(), "h1", backend.ServiceSpec{Name: "orphan-" + e.dep, Image: "zoe/busybox:test", Command: []string{"sleep", "600"},
 		Network: "zoe-" + e.dep + "-" + fmt.Sprint(id), Labels: map[string]string{LabelExecution: "999999"}})
 	if err != nil {

@@ -294,10 +294,11 @@ func (b *Backend) Inspect(ctx context.Context, hostName, id string) (backend.Con
 }
 
 // List returns every container of this deployment, running or not, on every
-// host, with exit codes and OOM kills. Hosts are asked in parallel. When some
-// host cannot be asked, List still returns what the others have, and an
-// error naming each failed host (wrapping backend.ErrHostUnreachable when the
-// engine did not answer): the containers of those hosts are unknown, not gone.
+// host, with the exit codes, OOM kills and times of those that ended. Hosts
+// are asked in parallel. When some host cannot be asked, List still returns
+// what the others have, and an error naming each failed host (wrapping
+// backend.ErrHostUnreachable when the engine did not answer): the
+// containers of those hosts are unknown, not gone.
 func (b *Backend) List(ctx context.Context) ([]backend.Container, error) {
 	results := make([][]backend.Container, len(b.hosts))
 	errs := make([]error, len(b.hosts))
@@ -314,6 +315,14 @@ func (b *Backend) List(ctx context.Context) ([]backend.Container, error) {
 }
 
 // ListHost is List for one host.
+//
+// The engine's summary has no exit code, OOM flag or times, so containers
+// that are not live (see live) are inspected for them; live ones are not,
+// and have no times.
+// Inspecting a container waits for its lock, which the engine holds while
+// it starts or removes the container: a list that inspected every
+// container would wait, one after the other, for every start of a burst
+// (seconds), and the lifecycle loop with it.
 func (b *Backend) ListHost(ctx context.Context, hostName string) ([]backend.Container, error) {
 	h, err := b.host(ctx, hostName)
 	if err != nil {
@@ -325,7 +334,10 @@ func (b *Backend) ListHost(ctx context.Context, hostName string) ([]backend.Cont
 	}
 	out := make([]backend.Container, 0, len(sums))
 	for _, s := range sums {
-		// The summary has no exit code, OOM flag or times.
+		if live(string(s.State)) {
+			out = append(out, fromSummary(hostName, s))
+			continue
+		}
 		ins, err := h.cli.ContainerInspect(ctx, s.ID)
 		if err != nil {
 			if err := classify(err); isNotFound(err) {
@@ -337,6 +349,30 @@ func (b *Backend) ListHost(ctx context.Context, hostName string) ([]backend.Cont
 		out = append(out, fromInspect(hostName, ins))
 	}
 	return out, nil
+}
+
+// live reports whether a container in this state is running or about to:
+// its exit code means nothing yet. Every other state (exited, dead,
+// removing, paused) is inspected.
+func live(state string) bool {
+	switch container.ContainerState(state) {
+	case container.StateCreated, container.StateRunning, container.StateRestarting:
+		return true
+	}
+	return false
+}
+
+func fromSummary(hostName string, s container.Summary) backend.Container {
+	c := backend.Container{ID: s.ID, Host: hostName, Labels: s.Labels, State: string(s.State)}
+	for _, n := range s.Names {
+		// Links add names of the form /other/alias; the container's own
+		// has a single slash.
+		if n = strings.TrimPrefix(n, "/"); !strings.Contains(n, "/") {
+			c.Name = n
+			break
+		}
+	}
+	return c
 }
 
 func fromInspect(hostName string, ins container.InspectResponse) backend.Container {
