@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
@@ -195,6 +196,9 @@ func (m *Manager) Start(ctx context.Context) {
 					continue
 				}
 				m.log.Debug("container event", "host", ev.Host, "action", ev.Action, "container", ev.ContainerID)
+				if m.ownWork(ev) {
+					continue
+				}
 				m.Trigger()
 			case <-ticker.C:
 				m.checkHosts(ctx)
@@ -211,6 +215,22 @@ func (m *Manager) Start(ctx context.Context) {
 			m.fillPool(ctx)
 		}
 	}()
+}
+
+// ownWork reports whether ev is about a container of an execution whose
+// containers this loop is starting or removing right now. A pass would
+// leave that execution alone (it is held), and the end of the work
+// triggers one anyway (release); a burst of launches would otherwise cost
+// the engine a container list for nearly every start it reports.
+func (m *Manager) ownWork(ev backend.Event) bool {
+	if ev.Action == backend.ActionResync {
+		return false
+	}
+	id, err := strconv.ParseInt(ev.Labels[backend.LabelExecution], 10, 64)
+	if err != nil {
+		return false
+	}
+	return m.busy(id)
 }
 
 // Stop ends the loop and waits for the back-end calls it started.
