@@ -14,6 +14,9 @@ import (
 // a launch but are not part of it.
 const topUp = "EnsureNetwork of the pool's top-up (background, after a launch)"
 
+// listCall names the container list of every pass of the loop.
+const listCall = "List (in passes)"
+
 // timedBackend is the docker back-end with a stopwatch on every call the
 // lifecycle makes, so that a launch can be broken down by call.
 type timedBackend struct {
@@ -22,6 +25,7 @@ type timedBackend struct {
 	mu    sync.Mutex
 	on    bool
 	spans []span
+	gen   int // counts breakdowns, so that a call begun in one never ends in the next
 }
 
 type span struct {
@@ -33,6 +37,7 @@ type span struct {
 func (b *timedBackend) record() {
 	b.mu.Lock()
 	b.on, b.spans = true, nil
+	b.gen++
 	b.mu.Unlock()
 }
 
@@ -44,7 +49,7 @@ func (b *timedBackend) stop(until time.Time) map[string]callTime {
 	b.on = false
 	out := map[string]callTime{}
 	for _, s := range b.spans {
-		if s.end.After(until) {
+		if s.end.IsZero() || s.end.After(until) {
 			continue
 		}
 		c := out[s.name]
@@ -60,15 +65,44 @@ type callTime struct {
 	count int
 }
 
+// time records a call of that name from now until the returned function
+// is called; a call still running has a zero end.
 func (b *timedBackend) time(name string) func() {
-	t0 := time.Now()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.on {
+		return func() {}
+	}
+	b.spans = append(b.spans, span{name: name, start: time.Now()})
+	i, gen := len(b.spans)-1, b.gen
 	return func() {
 		b.mu.Lock()
-		if b.on {
-			b.spans = append(b.spans, span{name: name, start: t0, end: time.Now()})
+		defer b.mu.Unlock()
+		if b.gen == gen {
+			b.spans[i].end = time.Now()
 		}
-		b.mu.Unlock()
 	}
+}
+
+// within is how many calls of that name began before until, in the
+// breakdown being recorded, and the time they took up to until, added up
+// (a call still running at until counts up to until).
+func (b *timedBackend) within(name string, until time.Time) callTime {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var c callTime
+	for _, s := range b.spans {
+		if s.name != name || !s.start.Before(until) {
+			continue
+		}
+		end := s.end
+		if end.IsZero() || end.After(until) {
+			end = until
+		}
+		c.count++
+		c.total += end.Sub(s.start)
+	}
+	return c
 }
 
 func (b *timedBackend) Check(ctx context.Context) []backend.HostStatus {
@@ -133,6 +167,6 @@ func (b *timedBackend) Logs(ctx context.Context, host, id string, tail int, foll
 }
 
 func (b *timedBackend) List(ctx context.Context) ([]backend.Container, error) {
-	defer b.time("List (in passes)")()
+	defer b.time(listCall)()
 	return b.Backend.List(ctx)
 }
