@@ -10,7 +10,7 @@
 #
 #   BENCH_RUNS      sequential launches of each kind (default 10)
 #   BENCH_PARALLEL  launches at once (default 20)
-#   BENCH_BURSTS    rounds of launches at once, each kind once a round (default 3)
+#   BENCH_BURSTS    rounds of launches at once, each kind once a round (default 5)
 #   BENCH_DURATION  length of each load measurement (default 5s)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,7 +18,7 @@ cd "$ROOT"
 export PATH=$PATH:/usr/local/go/bin
 RUNS=${BENCH_RUNS:-10}
 PARALLEL=${BENCH_PARALLEL:-20}
-BURSTS=${BENCH_BURSTS:-3}
+BURSTS=${BENCH_BURSTS:-5}
 DURATION=${BENCH_DURATION:-5s}
 OUT=$ROOT/.testenv/bench
 mkdir -p "$OUT"

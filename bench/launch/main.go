@@ -58,7 +58,7 @@ func main() {
 	host := flag.String("docker", os.Getenv("ZOE_TEST_DOCKER_HOST"), "Docker engine (unix:///… URL)")
 	runs := flag.Int("runs", 10, "sequential launches of each kind")
 	parallel := flag.Int("parallel", 20, "launches at once")
-	bursts := flag.Int("bursts", 3, "rounds of launches at once, each kind once per round in a rotating order")
+	bursts := flag.Int("bursts", 5, "rounds of launches at once, each kind once per round in a rotating order")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the Zoe launches to this file")
 	pool := flag.Int("pool", 2, "ready networks Zoe keeps per host (backend-network-pool; 2 is zoe serve's default, 0 makes each at launch)")
 	solo := flag.Bool("solo", true, "one-container executions join the host's isolated solo network (backend-solo-network; true is zoe serve's default)")
