@@ -8,6 +8,12 @@
 // rounds in a rotating order, since one burst is too noisy to tell 5% from
 // 25%.
 //
+// A third kind splits the difference: the docker back-end alone starts the
+// very container Zoe's launch asked for (Zoe's options, the owner's
+// workspace, the solo network), with no store, scheduler or loop. The
+// back-end alone against raw is the engine's work for what Zoe asks; Zoe
+// against the back-end alone is what the rest of Zoe adds.
+//
 // It prints a Markdown report on stdout; -cpuprofile writes a CPU profile
 // of the whole run, and every Zoe launch is broken down by back-end call,
 // so that the report says where the time goes.
@@ -37,6 +43,7 @@ import (
 	"github.com/docker/go-connections/nat"
 
 	"github.com/zoe-analytics/zoe/auth"
+	"github.com/zoe-analytics/zoe/backend"
 	"github.com/zoe-analytics/zoe/backend/docker"
 	"github.com/zoe-analytics/zoe/bench/load"
 	"github.com/zoe-analytics/zoe/lifecycle"
@@ -81,6 +88,8 @@ type bench struct {
 	cli   *client.Client
 	st    *store.Store
 	be    *timedBackend
+	alone *docker.Backend // the back-end alone, under a deployment of its own that Zoe's loop leaves alone
+	spec  backend.ServiceSpec
 	m     *lifecycle.Manager
 	owner store.User
 	dep   string
@@ -120,8 +129,13 @@ func run(w io.Writer, host string, runs, atOnce, bursts, pool int, solo bool, cp
 	if _, err := b.zoe(ctx); err != nil {
 		return fmt.Errorf("warm-up launch: %w", err)
 	}
+	// The back-end alone starts the very container Zoe's launch asked for.
+	b.spec = b.be.lastSpec()
+	if _, err := b.backendOnly(ctx); err != nil {
+		return fmt.Errorf("warm-up start by the back-end alone: %w", err)
+	}
 
-	var zoeRun, zoeUp, rawRun, rawUp, netRun, netUp []time.Duration
+	var zoeRun, zoeUp, rawRun, rawUp, netRun, netUp, beRun, beUp []time.Duration
 	calls := map[string][]callTime{}
 	var other []time.Duration
 	pooled := 0
@@ -136,6 +150,11 @@ func run(w io.Writer, host string, runs, atOnce, bursts, pool int, solo bool, cp
 			return fmt.Errorf("raw run with its own network %d: %w", i, err)
 		}
 		netRun, netUp = append(netRun, r.running), append(netUp, r.answers)
+		r, err = b.backendOnly(ctx)
+		if err != nil {
+			return fmt.Errorf("start by the back-end alone %d: %w", i, err)
+		}
+		beRun, beUp = append(beRun, r.running), append(beUp, r.answers)
 		r, err = b.zoe(ctx)
 		if err != nil {
 			return fmt.Errorf("launch %d: %w", i, err)
@@ -157,8 +176,13 @@ func run(w io.Writer, host string, runs, atOnce, bursts, pool int, solo bool, cp
 	// Bursts: each round runs the three kinds once, the first of one round
 	// last in the next, so that none always follows the same other (a raw
 	// burst with its own networks leaves the engine removing twenty).
-	var pr, pn, pz []parallel
+	var pr, pn, pb, pz []parallel
 	kinds := []func() error{
+		func() error {
+			p, err := b.backendParallel(ctx, atOnce)
+			pb = append(pb, p)
+			return wrapIf(err, "%d starts by the back-end alone at once", atOnce)
+		},
 		func() error {
 			p, err := b.rawParallel(ctx, atOnce, false)
 			pr = append(pr, p)
@@ -187,7 +211,8 @@ func run(w io.Writer, host string, runs, atOnce, bursts, pool int, solo bool, cp
 		zoeRun: load.Summarise(zoeRun), zoeUp: load.Summarise(zoeUp),
 		rawRun: load.Summarise(rawRun), rawUp: load.Summarise(rawUp),
 		netRun: load.Summarise(netRun), netUp: load.Summarise(netUp),
-		parRaw: pr, parNet: pn, parZoe: pz, calls: calls, other: load.Summarise(other),
+		beRun: load.Summarise(beRun), beUp: load.Summarise(beUp),
+		parRaw: pr, parNet: pn, parBackend: pb, parZoe: pz, calls: calls, other: load.Summarise(other),
 		networks: b.networks(), pooled: pooled,
 	})
 	return nil
@@ -242,6 +267,16 @@ func setup(ctx context.Context, host string, pool int, solo bool) (*bench, func(
 		return nil, cleanup, err
 	}
 	b.be = &timedBackend{Backend: be}
+	b.alone, err = docker.New([]docker.HostConfig{{Name: "h1", Address: host, ExternalAddress: "127.0.0.1"}}, docker.Options{Deployment: dep + "x"})
+	if err != nil {
+		return nil, cleanup, err
+	}
+	undo = append(undo, func() {
+		cs, _ := b.alone.List(context.Background())
+		for _, c := range cs {
+			_ = b.alone.Remove(context.Background(), c.Host, c.ID)
+		}
+	})
 	sch, err := scheduler.New(scheduler.Config{Backfill: true})
 	if err != nil {
 		return nil, cleanup, err
@@ -355,6 +390,71 @@ func (b *bench) rawStart(ctx context.Context, netName, name string) (string, err
 		return c.ID, err
 	}
 	return c.ID, nil
+}
+
+// backendOnly starts, through the docker back-end alone, the container
+// that Zoe's launches ask for (b.spec: Zoe's options, the owner's
+// workspace, the solo network), with no store, scheduler or loop.
+func (b *bench) backendOnly(ctx context.Context) (result, error) {
+	t0 := time.Now()
+	st, err := b.alone.Start(ctx, "h1", b.aloneSpec(t0, 0))
+	if err != nil {
+		return result{}, err
+	}
+	r := result{running: time.Since(t0)}
+	defer func() { _ = b.alone.Remove(context.Background(), "h1", st.ContainerID) }()
+	if len(st.Ports) != 1 {
+		return result{}, fmt.Errorf("got ports %+v, want one", st.Ports)
+	}
+	if err := b.waitAnswer(ctx, fmt.Sprint(st.Ports[0].HostPort)); err != nil {
+		return result{}, err
+	}
+	r.answers = time.Since(t0)
+	return r, nil
+}
+
+// aloneSpec is Zoe's service spec under a name of its own.
+func (b *bench) aloneSpec(t time.Time, i int) backend.ServiceSpec {
+	s := b.spec
+	s.Name = fmt.Sprintf("alone%d-%d-%s", i, t.UnixNano(), b.dep)
+	s.Hostname = ""
+	return s
+}
+
+// backendParallel is n starts by the back-end alone at once.
+func (b *bench) backendParallel(ctx context.Context, n int) (parallel, error) {
+	t0 := time.Now()
+	return atOnce(n, func(i int) (string, error) {
+		st, err := b.alone.Start(ctx, "h1", b.aloneSpec(t0, i))
+		return st.ContainerID, err
+	}, func(id string) { _ = b.alone.Remove(context.Background(), "h1", id) })
+}
+
+// atOnce runs start(0) to start(n-1) at once and times each from the
+// first, then removes what they started. start returns the container's ID.
+func atOnce(n int, start func(i int) (string, error), remove func(id string)) (parallel, error) {
+	ds := make([]time.Duration, n)
+	ids := make([]string, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	for i := range n {
+		wg.Go(func() {
+			ids[i], errs[i] = start(i)
+			ds[i] = time.Since(t0)
+		})
+	}
+	wg.Wait()
+	span := time.Since(t0)
+	for _, id := range ids {
+		if id != "" {
+			remove(id)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return parallel{}, err
+	}
+	return parallel{each: load.Summarise(ds), makespan: span}, nil
 }
 
 // waitAnswer polls the published port until httpd serves /passwd.
@@ -477,42 +577,26 @@ type parallel struct {
 // rawParallel is n raw runs at once, on the pre-made network or each on a
 // network made for it.
 func (b *bench) rawParallel(ctx context.Context, n int, ownNetworks bool) (parallel, error) {
-	ds := make([]time.Duration, n)
-	ids := make([]string, n)
-	errs := make([]error, n)
 	nets := make([]string, n)
-	var wg sync.WaitGroup
-	t0 := time.Now()
-	for i := range n {
-		wg.Go(func() {
-			netName := b.net
-			if ownNetworks {
-				netName = fmt.Sprintf("zoe-bench-%s-p%d", b.dep, i)
-				if _, errs[i] = b.cli.NetworkCreate(ctx, netName, network.CreateOptions{Driver: "bridge", Labels: map[string]string{"zoe.bench": b.dep}}); errs[i] != nil {
-					return
-				}
-				nets[i] = netName
+	p, err := atOnce(n, func(i int) (string, error) {
+		netName := b.net
+		if ownNetworks {
+			netName = fmt.Sprintf("zoe-bench-%s-p%d", b.dep, i)
+			if _, err := b.cli.NetworkCreate(ctx, netName, network.CreateOptions{Driver: "bridge", Labels: map[string]string{"zoe.bench": b.dep}}); err != nil {
+				return "", err
 			}
-			ids[i], errs[i] = b.rawStart(ctx, netName, "")
-			ds[i] = time.Since(t0)
-		})
-	}
-	wg.Wait()
-	span := time.Since(t0)
-	for _, id := range ids {
-		if id != "" {
-			_ = b.cli.ContainerRemove(context.Background(), id, container.RemoveOptions{Force: true})
+			nets[i] = netName
 		}
-	}
+		return b.rawStart(ctx, netName, "")
+	}, func(id string) {
+		_ = b.cli.ContainerRemove(context.Background(), id, container.RemoveOptions{Force: true})
+	})
 	for _, name := range nets {
 		if name != "" {
 			_ = b.cli.NetworkRemove(context.Background(), name)
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
-		return parallel{}, err
-	}
-	return parallel{each: load.Summarise(ds), makespan: span}, nil
+	return p, err
 }
 
 // networks says how Zoe's executions get their network in this run.
@@ -566,12 +650,12 @@ func (b *bench) zoeParallel(ctx context.Context, n int) (parallel, error) {
 }
 
 type table struct {
-	zoeRun, zoeUp, rawRun, rawUp, netRun, netUp load.Summary
-	parRaw, parNet, parZoe                      []parallel // one per round
-	calls                                       map[string][]callTime
-	other                                       load.Summary
-	networks                                    string // how Zoe's executions get their network
-	pooled                                      int    // sequential launches that joined a network made beforehand
+	zoeRun, zoeUp, rawRun, rawUp, netRun, netUp, beRun, beUp load.Summary
+	parRaw, parNet, parBackend, parZoe                       []parallel // one per round
+	calls                                                    map[string][]callTime
+	other                                                    load.Summary
+	networks                                                 string // how Zoe's executions get their network
+	pooled                                                   int    // sequential launches that joined a network made beforehand
 }
 
 // overRounds is the median of the rounds' values, with the lowest and the
@@ -609,10 +693,13 @@ func report(w io.Writer, host string, runs, n int, t table) {
 	}
 	row("raw create+start, network made beforehand (the limit)", t.rawRun, t.rawUp)
 	row("raw network create + create+start (Zoe's per-execution network)", t.netRun, t.netUp)
+	row("the back-end alone: Zoe's container (its options, workspace and network), create+start+inspect", t.beRun, t.beUp)
 	row(fmt.Sprintf("Zoe: Submit → running (lifecycle.Manager, SQLite, %s)", t.networks), t.zoeRun, t.zoeUp)
+	ratio := func(of, to load.Summary) string { return load.Ratio(float64(of.P50), float64(to.P50)) }
 	fmt.Fprintf(w, "\n%d of %d sequential Zoe launches joined a network made beforehand. Ratio Zoe / limit (medians): to running %s, to endpoint %s. Against raw with its own network: %s and %s.\n\n", t.pooled, runs,
-		load.Ratio(float64(t.zoeRun.P50), float64(t.rawRun.P50)), load.Ratio(float64(t.zoeUp.P50), float64(t.rawUp.P50)),
-		load.Ratio(float64(t.zoeRun.P50), float64(t.netRun.P50)), load.Ratio(float64(t.zoeUp.P50), float64(t.netUp.P50)))
+		ratio(t.zoeRun, t.rawRun), ratio(t.zoeUp, t.rawUp), ratio(t.zoeRun, t.netRun), ratio(t.zoeUp, t.netUp))
+	fmt.Fprintf(w, "Split at the back-end: the engine's work for Zoe's container / the limit %s to running (%s to endpoint); Zoe / the back-end alone, what the store, the loop and the scheduler add, %s (%s).\n\n",
+		ratio(t.beRun, t.rawRun), ratio(t.beUp, t.rawUp), ratio(t.zoeRun, t.beRun), ratio(t.zoeUp, t.beUp))
 
 	rounds := len(t.parZoe)
 	fmt.Fprintf(w, "%d at once, %d rounds, each kind once per round in a rotating order. Times in ms from the first request; each cell is the median over the rounds, with the rounds' lowest and highest in brackets.\n\n", n, rounds)
@@ -624,6 +711,7 @@ func report(w io.Writer, host string, runs, n int, t table) {
 	}
 	burstRow("raw create+start, one network made beforehand (the limit)", t.parRaw)
 	burstRow("raw network create + create+start", t.parNet)
+	burstRow("the back-end alone: Zoe's container, create+start+inspect", t.parBackend)
 	pooledBurst := 0
 	for _, p := range t.parZoe {
 		pooledBurst += p.pooled
@@ -640,6 +728,8 @@ func report(w io.Writer, host string, runs, n int, t table) {
 	}
 	fmt.Fprintf(w, "\nRatio Zoe / limit, %d at once, round by round: median launch %s, last one %s. Against raw runs with their own networks: %s and %s.\n\n", n,
 		ratios(t.parZoe, t.parRaw, median), ratios(t.parZoe, t.parRaw, last), ratios(t.parZoe, t.parNet, median), ratios(t.parZoe, t.parNet, last))
+	fmt.Fprintf(w, "Split at the back-end, round by round: the back-end alone / limit, median %s, last %s; Zoe / the back-end alone, median %s, last %s.\n\n",
+		ratios(t.parBackend, t.parRaw, median), ratios(t.parBackend, t.parRaw, last), ratios(t.parZoe, t.parBackend, median), ratios(t.parZoe, t.parBackend, last))
 	fmt.Fprintf(w, "Zoe's own part of a burst: the last of the %d container creates went to the engine %s ms after the first request (median over the rounds); the rest is the engine's.\n\n", n,
 		overRounds(perRound(t.parZoe, func(p parallel) float64 { return float64(p.handed) }), msCell))
 	fmt.Fprintf(w, "The loop's passes during a burst, each listing the engine's containers first: %s lists begun before the last launch was running, taking %s ms until then, added up (a list still waiting counts until then).\n\n",

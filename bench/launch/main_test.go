@@ -23,6 +23,9 @@ func TestRunSmall(t *testing.T) {
 		"| Zoe (2 of 2 joined a network made beforehand)",
 		"Ratio Zoe / limit, 2 at once, round by round",
 		"| Start (create, start, inspect) |",
+		"| the back-end alone: Zoe's container",
+		"Split at the back-end, round by round",
+		"lists begun before the last launch was running",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, out.String())

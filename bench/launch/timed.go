@@ -26,6 +26,7 @@ type timedBackend struct {
 	on    bool
 	spans []span
 	gen   int // counts breakdowns, so that a call begun in one never ends in the next
+	last  backend.ServiceSpec
 }
 
 type span struct {
@@ -148,7 +149,17 @@ func (b *timedBackend) EnsureImage(ctx context.Context, host, image string, prog
 
 func (b *timedBackend) Start(ctx context.Context, host string, spec backend.ServiceSpec) (backend.Started, error) {
 	defer b.time(startCall)()
+	b.mu.Lock()
+	b.last = spec
+	b.mu.Unlock()
 	return b.Backend.Start(ctx, host, spec)
+}
+
+// lastSpec is the service the lifecycle last asked the back-end to start.
+func (b *timedBackend) lastSpec() backend.ServiceSpec {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.last
 }
 
 func (b *timedBackend) Remove(ctx context.Context, host, id string) error {
