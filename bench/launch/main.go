@@ -527,6 +527,20 @@ func (b *bench) zoe(ctx context.Context) (result, error) {
 	return r, b.end(ctx, id)
 }
 
+// runningAt is when execution id became running, from its events.
+func (b *bench) runningAt(ctx context.Context, id int64) (time.Time, error) {
+	evs, err := b.st.Events(ctx, id)
+	if err != nil {
+		return time.Time{}, err
+	}
+	for _, ev := range evs {
+		if ev.Kind == "running" {
+			return ev.At, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("execution %d has no running event", id)
+}
+
 func (b *bench) drain() {
 	for {
 		select {
@@ -570,6 +584,7 @@ type parallel struct {
 	makespan time.Duration
 	pooled   int           // Zoe only: launches that joined a network made beforehand
 	handed   time.Duration // Zoe only: when the last container create was sent to the engine
+	after    load.Summary  // Zoe only: from the back-end's Start returning to the execution running
 	lists    int           // Zoe only: container lists (one per pass) begun before the last was running
 	listTime time.Duration // Zoe only: their time until then, added up
 }
@@ -636,7 +651,7 @@ func (b *bench) zoeParallel(ctx context.Context, n int) (parallel, error) {
 	p := parallel{each: load.Summarise(ds), makespan: ds[len(ds)-1], handed: b.be.lastBegin(startCall).Sub(t0)}
 	lists := b.be.within(listCall, t0.Add(p.makespan))
 	p.lists, p.listTime = lists.count, lists.total
-	b.be.stop(time.Now())
+	var after []time.Duration
 	for _, id := range ids {
 		x, err := b.st.Execution(ctx, id)
 		if err != nil {
@@ -645,7 +660,14 @@ func (b *bench) zoeParallel(ctx context.Context, n int) (parallel, error) {
 		if x.Network != "" {
 			p.pooled++
 		}
+		running, err := b.runningAt(ctx, id)
+		if err != nil {
+			return parallel{}, err
+		}
+		after = append(after, running.Sub(b.be.ended(startCall, fmt.Sprint(id))))
 	}
+	b.be.stop(time.Now())
+	p.after = load.Summarise(after)
 	return p, b.end(ctx, ids...)
 }
 
@@ -732,6 +754,9 @@ func report(w io.Writer, host string, runs, n int, t table) {
 		ratios(t.parBackend, t.parRaw, median), ratios(t.parBackend, t.parRaw, last), ratios(t.parZoe, t.parBackend, median), ratios(t.parZoe, t.parBackend, last))
 	fmt.Fprintf(w, "Zoe's own part of a burst: the last of the %d container creates went to the engine %s ms after the first request (median over the rounds); the rest is the engine's.\n\n", n,
 		overRounds(perRound(t.parZoe, func(p parallel) float64 { return float64(p.handed) }), msCell))
+	fmt.Fprintf(w, "After the engine: from the back-end's Start returning (create, start, inspect done) to the execution running (the store's records of the service, its event and the status), median %s ms, slowest of a burst %s ms (median over the rounds).\n\n",
+		overRounds(perRound(t.parZoe, func(p parallel) float64 { return float64(p.after.P50) }), msCell),
+		overRounds(perRound(t.parZoe, func(p parallel) float64 { return float64(p.after.Max) }), msCell))
 	fmt.Fprintf(w, "The loop's passes during a burst, each listing the engine's containers first: %s lists begun before the last launch was running, taking %s ms until then, added up (a list still waiting counts until then).\n\n",
 		overRounds(perRound(t.parZoe, func(p parallel) float64 { return float64(p.lists) }), func(v float64) string { return fmt.Sprintf("%.0f", v) }),
 		overRounds(perRound(t.parZoe, func(p parallel) float64 { return float64(p.listTime) }), msCell))

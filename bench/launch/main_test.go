@@ -26,6 +26,7 @@ func TestRunSmall(t *testing.T) {
 		"| the back-end alone: Zoe's container",
 		"Split at the back-end, round by round",
 		"lists begun before the last launch was running",
+		"After the engine: from the back-end's Start returning",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, out.String())

@@ -31,6 +31,7 @@ type timedBackend struct {
 
 type span struct {
 	name       string
+	key        string // Start: the execution's label
 	start, end time.Time
 }
 
@@ -68,13 +69,16 @@ type callTime struct {
 
 // time records a call of that name from now until the returned function
 // is called; a call still running has a zero end.
-func (b *timedBackend) time(name string) func() {
+func (b *timedBackend) time(name string) func() { return b.timeKey(name, "") }
+
+// timeKey is time with a key that ended finds the call by.
+func (b *timedBackend) timeKey(name, key string) func() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if !b.on {
 		return func() {}
 	}
-	b.spans = append(b.spans, span{name: name, start: time.Now()})
+	b.spans = append(b.spans, span{name: name, key: key, start: time.Now()})
 	i, gen := len(b.spans)-1, b.gen
 	return func() {
 		b.mu.Lock()
@@ -148,11 +152,25 @@ func (b *timedBackend) EnsureImage(ctx context.Context, host, image string, prog
 }
 
 func (b *timedBackend) Start(ctx context.Context, host string, spec backend.ServiceSpec) (backend.Started, error) {
-	defer b.time(startCall)()
+	defer b.timeKey(startCall, spec.Labels[backend.LabelExecution])()
 	b.mu.Lock()
 	b.last = spec
 	b.mu.Unlock()
 	return b.Backend.Start(ctx, host, spec)
+}
+
+// ended is when the last call of that name and key ended, in the
+// breakdown being recorded; zero if none did.
+func (b *timedBackend) ended(name, key string) time.Time {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var last time.Time
+	for _, s := range b.spans {
+		if s.name == name && s.key == key && s.end.After(last) {
+			last = s.end
+		}
+	}
+	return last
 }
 
 // lastSpec is the service the lifecycle last asked the back-end to start.
