@@ -294,11 +294,11 @@ func (b *Backend) Inspect(ctx context.Context, hostName, id string) (backend.Con
 }
 
 // List returns every container of this deployment, running or not, on every
-// host, with the exit codes, OOM kills and times of those that ended. Hosts
-// are asked in parallel. When some host cannot be asked, List still returns
-// what the others have, and an error naming each failed host (wrapping
-// backend.ErrHostUnreachable when the engine did not answer): the
-// containers of those hosts are unknown, not gone.
+// host, with the exit codes, OOM kills and times of those that are not live
+// (see live). Hosts are asked in parallel. When some host cannot be asked,
+// List still returns what the others have, and an error naming each failed
+// host (wrapping backend.ErrHostUnreachable when the engine did not
+// answer): the containers of those hosts are unknown, not gone.
 func (b *Backend) List(ctx context.Context) ([]backend.Container, error) {
 	results := make([][]backend.Container, len(b.hosts))
 	errs := make([]error, len(b.hosts))
@@ -319,6 +319,7 @@ func (b *Backend) List(ctx context.Context) ([]backend.Container, error) {
 // The engine's summary has no exit code, OOM flag or times, so containers
 // that are not live (see live) are inspected for them; live ones are not,
 // and have no times.
+//
 // Inspecting a container waits for its lock, which the engine holds while
 // it starts or removes the container: a list that inspected every
 // container would wait, one after the other, for every start of a burst
