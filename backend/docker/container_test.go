@@ -334,8 +334,8 @@ func TestListInspectRemove(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Inspect: %v", err)
 	}
-	if d := cmp.Diff(d, c); d != "" {
-		t.Errorf("Inspect of the exited container differs from List (-list +inspect):\n%s", d)
+	if diff := cmp.Diff(d, c); diff != "" {
+		t.Errorf("Inspect of the exited container differs from List (-list +inspect):\n%s", diff)
 	}
 
 	if err := b.Stop(ctx, "h1", run.ContainerID, time.Second); err != nil {
